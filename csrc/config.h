@@ -1,0 +1,56 @@
+/* One struct config from the command line (gunicorn's option names).
+ * Validation happens here, with a message naming the bad option. */
+#ifndef WSGIHOST_CONFIG_H
+#define WSGIHOST_CONFIG_H
+
+#include "util.h"
+
+#define CONFIG_MAX_BINDS 16
+
+struct config {
+    /* what to serve */
+    const char *app_spec; /* "MODULE:APP" as given; "MODULE" means MODULE:application */
+    const char *chdir;    /* NULL = stay */
+    const char **pythonpath; /* extra sys.path entries, in order (comma-separated or repeated) */
+    size_t n_pythonpath;
+    const char *python_executable; /* sys.executable; NULL = the build's default */
+
+    /* sockets */
+    const char *binds[CONFIG_MAX_BINDS]; /* "HOST:PORT", "[v6]:PORT", "unix:/path" */
+    size_t n_binds;                      /* 0 = default 127.0.0.1:8000 */
+    int backlog;                         /* 2048 */
+
+    /* HTTP limits */
+    size_t limit_request_line;       /* 8190; 0 = unlimited */
+    size_t limit_request_fields;     /* 100 */
+    size_t limit_request_field_size; /* 8190 */
+    uint64_t limit_request_body;     /* 1 GiB; 0 = unlimited */
+    size_t body_buffer_size;         /* bodies larger than this spill to a temp file; 1 MiB */
+
+    /* timeouts, seconds */
+    double keepalive;        /* --keep-alive: idle between requests, 5 */
+    double header_timeout;   /* --header-timeout: whole request head must arrive within, 10 */
+    double body_timeout;     /* --body-timeout: max gap without body bytes, 30 */
+    double send_timeout;     /* --send-timeout: max gap without the client taking bytes, 30 */
+    double graceful_timeout; /* --graceful-timeout: 30 */
+
+    /* logging */
+    const char *access_logfile;   /* NULL = off, "-" = stdout */
+    const char *access_logformat; /* NULL = gunicorn's default */
+    const char *error_logfile;    /* NULL or "-" = stderr */
+    int log_level;                /* enum log_level; info */
+
+    /* process model (issue 3; parsed now only where implemented) */
+    int workers; /* 0 = single process (dev-server mode) */
+    int threads;
+};
+
+/* Fill c with the defaults. */
+void config_defaults(struct config *c);
+
+/* Parse argv into c (which must hold the defaults). Returns 0 on success,
+ * 1 when --help or --version was printed (exit 0), -1 after printing one
+ * clear error to stderr (exit 2, like a usage error). */
+int config_parse(struct config *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,540 @@
+/* A connection's life. The event loop calls on_event(); everything else
+ * follows from the state of the input buffer, the parser, the output queue
+ * and the pending WSGI call:
+ *   read -> http_feed -> (100 Continue) -> wsgi_handle -> outq -> flush
+ * A response the socket cannot take yet stays queued; a WSGI iteration that
+ * produced more than the high-water mark is paused until the queue drains,
+ * so a slow reader costs memory bounded by the mark, never the process. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http_resp.h"
+#include "log.h"
+#include "wsgi.h"
+
+#define READ_CHUNK      16384
+#define READ_PAUSE_AT   (64 * 1024) /* unparsed input kept while busy */
+#define LINGER_SECONDS  2.0
+
+enum timeout_kind { TO_NONE, TO_IDLE, TO_HEADER, TO_BODY, TO_SEND, TO_LINGER };
+
+struct conn {
+    struct loop_watch watch;
+    struct worker *w;
+    struct conn *prev, *next;
+    int fd;
+    bool closed;
+    bool close_after_flush; /* no more requests: close once the queue is empty */
+    bool lingering;         /* write side shut, discarding input until EOF */
+    bool peer_eof;
+    bool write_blocked;     /* last flush hit EAGAIN */
+    struct http_conn_meta meta;
+    struct http_parser *parser;
+    struct buf in;
+    struct outq out;
+    struct http_resp resp;
+    struct wsgi_call *call; /* a paused response iteration */
+    double accepted_at;
+    double last_read;
+    double last_write;
+    double linger_until;
+    uint64_t requests;
+};
+
+static void process(struct conn *c);
+
+static ssize_t
+sock_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct conn *c = ctx;
+    ssize_t r;
+    do {
+        r = writev(c->fd, iov, n);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static ssize_t
+sock_sendfile(void *ctx, int fd, off_t *off, size_t n)
+{
+    struct conn *c = ctx;
+    ssize_t r;
+    do {
+        r = sendfile(c->fd, fd, off, n);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+struct conn *
+conn_next(struct conn *c)
+{
+    return c->next;
+}
+
+static void
+set_events(struct conn *c)
+{
+    if (c->closed) {
+        return;
+    }
+    uint32_t ev = 0;
+    if (c->lingering) {
+        ev = EPOLLIN;
+    } else {
+        if (!c->peer_eof && c->in.len < READ_PAUSE_AT) {
+            ev |= EPOLLIN;
+        }
+        if (c->write_blocked && outq_pending(&c->out) > 0) {
+            ev |= EPOLLOUT;
+        }
+    }
+    loop_modify(c->w->loop, &c->watch, ev);
+}
+
+static void
+close_now(struct conn *c)
+{
+    if (c->closed) {
+        return;
+    }
+    if (c->call != NULL) {
+        struct wsgi_call *call = c->call;
+        c->call = NULL;
+        wsgi_abort(call);
+    }
+    loop_unwatch(c->w->loop, &c->watch);
+    close(c->fd);
+    c->fd = -1;
+    c->closed = true;
+    struct worker *w = c->w;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    w->n_conns--;
+    /* Freed at the end of the loop iteration: events for it may still be
+     * queued in this epoll batch. */
+    c->prev = NULL;
+    c->next = w->zombies;
+    w->zombies = c;
+    worker_conn_closed(w, c);
+}
+
+void
+conn_abort(struct conn *c)
+{
+    close_now(c);
+}
+
+/* Half-close and discard what the client still sends, so that a response
+ * sent before its request was fully read (413, 400) reaches the client
+ * instead of being destroyed by a RST for unread data. */
+static void
+start_linger(struct conn *c)
+{
+    if (c->peer_eof) {
+        close_now(c);
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->lingering = true;
+    c->linger_until = now_mono() + LINGER_SECONDS;
+    set_events(c);
+}
+
+static void
+log_request(struct conn *c, const struct http_req *req)
+{
+    if (!log_access_enabled()) {
+        return;
+    }
+    struct access_entry e = {
+        .remote_addr = c->meta.remote_addr,
+        .method = req->method,
+        .method_len = req->method_len,
+        .target = req->target,
+        .target_len = req->target_len,
+        .path = req->path,
+        .path_len = req->path_len,
+        .query = req->query,
+        .query_len = req->query_len,
+        .http_major = req->http_major,
+        .http_minor = req->http_minor,
+        .status = c->resp.status,
+        .body_bytes = c->resp.body_sent,
+        .req_headers = req->headers,
+        .n_req_headers = req->n_headers,
+        .start_wall = req->start_wall,
+        .duration = now_mono() - req->start_mono,
+    };
+    e.resp_headers = http_resp_fields(&c->resp, &e.n_resp_headers);
+    log_access(&e);
+}
+
+static void
+request_done(struct conn *c, bool keep_alive)
+{
+    struct http_req *req = http_request(c->parser);
+    log_request(c, req);
+    c->requests++;
+    c->w->requests++;
+    http_next(c->parser);
+    if (!keep_alive || c->w->stopping) {
+        c->close_after_flush = true;
+    }
+}
+
+static void
+after_app(struct conn *c, enum wsgi_rc rc)
+{
+    switch (rc) {
+    case WSGI_PAUSED:
+        return;
+    case WSGI_DONE:
+        c->call = NULL;
+        request_done(c, c->resp.keep_alive);
+        return;
+    case WSGI_CLOSE:
+    default:
+        c->call = NULL;
+        request_done(c, false);
+        return;
+    }
+}
+
+static void
+dispatch(struct conn *c)
+{
+    struct worker *w = c->w;
+    struct http_req *req = http_request(c->parser);
+    bool keep = !w->stopping && w->cfg->keepalive > 0 && !http_upgraded(c->parser);
+    http_resp_init(&c->resp, &c->out, req, keep);
+    c->call = NULL;
+    enum wsgi_rc rc = wsgi_handle(req, &c->resp, &c->call);
+    if (rc != WSGI_PAUSED) {
+        c->call = NULL;
+    }
+    after_app(c, rc);
+}
+
+static void
+bad_request(struct conn *c, int status, const char *why)
+{
+    struct http_req *req = http_request(c->parser);
+    log_info("%s:%d: %d %s: %s", c->meta.remote_addr, c->meta.remote_port, status,
+             http_status_reason(status), why);
+    http_resp_error(&c->out, status, false);
+    (void)req;
+    c->close_after_flush = true;
+}
+
+/* Parse and run what is buffered, in order. Stops while a response is
+ * paused, or while the client lets responses pile up unread. */
+static void
+parse_input(struct conn *c)
+{
+    while (!c->closed && !c->close_after_flush && c->call == NULL) {
+        if (outq_pending(&c->out) > HTTP_RESP_HIGH_WATER) {
+            break;
+        }
+        if (c->in.len == 0) {
+            break;
+        }
+        size_t used = 0;
+        enum http_event ev = http_feed(c->parser, c->in.data, c->in.len, &used);
+        buf_consume(&c->in, used);
+        switch (ev) {
+        case HTTP_EV_MORE:
+            return;
+        case HTTP_EV_HEAD: {
+            struct http_req *req = http_request(c->parser);
+            if (req->expect_continue) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                outq_append(&c->out, cont, sizeof(cont) - 1);
+            }
+            continue;
+        }
+        case HTTP_EV_REQUEST:
+            dispatch(c);
+            continue;
+        case HTTP_EV_ERROR:
+            bad_request(c, http_error_status(c->parser), http_error_reason(c->parser));
+            return;
+        }
+    }
+}
+
+/* Returns -1 when the connection was closed. */
+static int
+flush(struct conn *c)
+{
+    if (outq_pending(&c->out) == 0) {
+        c->write_blocked = false;
+        return 0;
+    }
+    struct outq_writer wr = {.writev = sock_writev, .sendfile = sock_sendfile, .ctx = c};
+    uint64_t before = outq_pending(&c->out);
+    int rc = outq_flush(&c->out, &wr, NULL);
+    if (rc < 0) {
+        if (errno != EPIPE && errno != ECONNRESET) {
+            log_debug("write to %s:%d failed: %m", c->meta.remote_addr, c->meta.remote_port);
+        }
+        close_now(c);
+        return -1;
+    }
+    if (outq_pending(&c->out) < before) {
+        c->last_write = now_mono();
+    }
+    c->write_blocked = rc == 1;
+    return 0;
+}
+
+static void
+read_input(struct conn *c)
+{
+    while (c->in.len < READ_PAUSE_AT) {
+        buf_reserve(&c->in, READ_CHUNK);
+        ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            c->last_read = now_mono();
+            if ((size_t)n < READ_CHUNK) {
+                return; /* most likely drained; epoll says if not */
+            }
+            continue;
+        }
+        if (n == 0) {
+            c->peer_eof = true;
+            return;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            c->peer_eof = true;
+            close_now(c);
+        }
+        return;
+    }
+}
+
+static void
+linger_read(struct conn *c)
+{
+    char tmp[16384];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, tmp, sizeof(tmp));
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        }
+        close_now(c); /* EOF or error: the client has what it needs */
+        return;
+    }
+}
+
+/* Drive the connection as far as it can go without blocking. */
+static void
+process(struct conn *c)
+{
+    for (int round = 0; round < 64 && !c->closed; round++) {
+        parse_input(c);
+        if (c->closed || flush(c) < 0) {
+            return;
+        }
+        /* A paused response continues once the queue has drained. */
+        if (c->call != NULL && outq_pending(&c->out) < HTTP_RESP_LOW_WATER) {
+            enum wsgi_rc rc = wsgi_resume(c->call);
+            if (rc != WSGI_PAUSED) {
+                after_app(c, rc);
+            }
+            continue;
+        }
+        break;
+    }
+    if (c->closed) {
+        return;
+    }
+    if (outq_pending(&c->out) == 0 && c->call == NULL) {
+        if (c->close_after_flush) {
+            start_linger(c);
+            return;
+        }
+        if (c->peer_eof) {
+            /* Nothing more can arrive; a partial request stays unanswered. */
+            close_now(c);
+            return;
+        }
+    }
+    set_events(c);
+}
+
+static void
+on_event(struct loop_watch *lw, uint32_t events)
+{
+    struct conn *c = container_of(lw, struct conn, watch);
+    if (c->lingering) {
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            linger_read(c);
+        }
+        return;
+    }
+    if (events & EPOLLERR) {
+        close_now(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) {
+        read_input(c);
+        if (c->closed) {
+            return;
+        }
+    }
+    process(c);
+}
+
+void
+conn_new(struct worker *w, int fd, const struct listener *l, const struct sockaddr *peer,
+         socklen_t peerlen)
+{
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->w = w;
+    c->fd = fd;
+    c->meta.url_scheme = "http";
+    (void)peerlen;
+    if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &s->sin_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
+        c->meta.remote_port = ntohs(s->sin_port);
+    } else if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &s->sin6_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
+        c->meta.remote_port = ntohs(s->sin6_port);
+    }
+    if (!l->is_unix) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    snprintf(c->meta.server_name, sizeof(c->meta.server_name), "%s", l->host);
+    snprintf(c->meta.server_port, sizeof(c->meta.server_port), "%s", l->port);
+    c->parser = http_parser_new(&w->limits, &c->meta);
+    buf_init(&c->in);
+    outq_init(&c->out);
+    c->accepted_at = c->last_read = c->last_write = now_mono();
+    c->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    w->n_conns++;
+    if (loop_watch(w->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, on_event) != 0) {
+        close_now(c);
+        return;
+    }
+    /* Data usually arrives with the connection (TCP_DEFER_ACCEPT aside):
+     * read it now and save an epoll round trip. */
+    read_input(c);
+    if (!c->closed && c->in.len > 0) {
+        process(c);
+    }
+}
+
+static void
+timeout_request(struct conn *c, const char *what)
+{
+    log_info("%s:%d: %s timeout, closing", c->meta.remote_addr, c->meta.remote_port, what);
+    http_resp_error(&c->out, 408, false);
+    c->close_after_flush = true;
+    process(c);
+}
+
+void
+conn_check_timeout(struct conn *c, double now)
+{
+    const struct config *cfg = c->w->cfg;
+    if (c->closed) {
+        return;
+    }
+    if (c->lingering) {
+        if (now >= c->linger_until) {
+            close_now(c);
+        }
+        return;
+    }
+    if (outq_pending(&c->out) > 0 && c->write_blocked) {
+        if (cfg->send_timeout > 0 && now - c->last_write >= cfg->send_timeout) {
+            log_info("%s:%d: send timeout, closing", c->meta.remote_addr, c->meta.remote_port);
+            close_now(c);
+        }
+        return;
+    }
+    if (c->call != NULL || c->close_after_flush) {
+        return;
+    }
+    if (http_in_body(c->parser)) {
+        if (cfg->body_timeout > 0 && now - c->last_read >= cfg->body_timeout) {
+            timeout_request(c, "request body");
+        }
+        return;
+    }
+    if (!http_idle(c->parser)) {
+        struct http_req *req = http_request(c->parser);
+        if (cfg->header_timeout > 0 && now - req->start_mono >= cfg->header_timeout) {
+            timeout_request(c, "request header");
+        }
+        return;
+    }
+    /* Between requests. */
+    if (c->requests == 0) {
+        if (cfg->header_timeout > 0 && now - c->accepted_at >= cfg->header_timeout) {
+            close_now(c);
+        }
+    } else if (now - c->last_write >= cfg->keepalive && now - c->last_read >= cfg->keepalive) {
+        close_now(c);
+    }
+}
+
+void
+conn_drain(struct conn *c)
+{
+    if (c->closed || c->lingering) {
+        return;
+    }
+    /* Between requests: close now. Otherwise the request in progress is
+     * answered with Connection: close (request_done sees w->stopping). */
+    if (c->call == NULL && outq_pending(&c->out) == 0 && http_idle(c->parser) &&
+        c->in.len == 0) {
+        close_now(c);
+    }
+}
+
+void
+conn_free(struct conn *c)
+{
+    http_parser_free(c->parser);
+    buf_free(&c->in);
+    outq_free(&c->out);
+    http_resp_free(&c->resp);
+    free(c);
+}
+

@@ -1,0 +1,202 @@
+#include "listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+
+static void
+errf(char *err, size_t errsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+static int
+open_unix(struct listener *l, const char *path, int backlog, char *err, size_t errsz)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errf(err, errsz, "cannot bind unix:%s: path too long (max %zu bytes)", path,
+                  sizeof(sa.sun_path) - 1);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    /* A stale socket from a previous run is replaced, as gunicorn does; any
+     * other kind of file is left alone and reported. */
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            errf(err, errsz, "cannot bind unix:%s: file exists and is not a socket", path);
+            return -1;
+        }
+        unlink(path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        errf(err, errsz, "socket(AF_UNIX): %s", strerror(errno));
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        errf(err, errsz, "cannot bind unix:%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, backlog) != 0) {
+        errf(err, errsz, "cannot listen on unix:%s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    l->fd = fd;
+    l->is_unix = true;
+    l->unix_path = xstrdup(path);
+    snprintf(l->host, sizeof(l->host), "%s", path);
+    l->port[0] = '\0';
+    snprintf(l->display, sizeof(l->display), "unix:%s", path);
+    return 0;
+}
+
+static int
+split_hostport(const char *spec, char *host, size_t hostsz, char *port, size_t portsz)
+{
+    const char *p;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (end == NULL) {
+            return -1;
+        }
+        size_t n = (size_t)(end - spec - 1);
+        if (n >= hostsz) {
+            return -1;
+        }
+        memcpy(host, spec + 1, n);
+        host[n] = '\0';
+        p = end + 1;
+        if (*p == '\0') {
+            snprintf(port, portsz, "8000");
+            return 0;
+        }
+        if (*p != ':') {
+            return -1;
+        }
+        p++;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (colon == NULL) {
+            if (strlen(spec) >= hostsz) {
+                return -1;
+            }
+            snprintf(host, hostsz, "%s", spec);
+            snprintf(port, portsz, "8000");
+            return 0;
+        }
+        size_t n = (size_t)(colon - spec);
+        if (n >= hostsz || memchr(spec, ':', n) != NULL) {
+            return -1;
+        }
+        memcpy(host, spec, n);
+        host[n] = '\0';
+        p = colon + 1;
+    }
+    if (*p == '\0' || strlen(p) >= portsz || strspn(p, "0123456789") != strlen(p) ||
+        atoi(p) > 65535) {
+        return -1;
+    }
+    snprintf(port, portsz, "%s", p);
+    return 0;
+}
+
+int
+listener_open(struct listener *l, const char *spec, int backlog, char *err, size_t errsz)
+{
+    memset(l, 0, sizeof(*l));
+    l->fd = -1;
+    if (strncmp(spec, "unix:", 5) == 0) {
+        return open_unix(l, spec + 5, backlog, err, errsz);
+    }
+    char host[256], port[16];
+    if (split_hostport(spec, host, sizeof(host), port, sizeof(port)) != 0) {
+        errf(err, errsz, "invalid bind address '%s' (expected HOST:PORT, [IPv6]:PORT or unix:PATH)",
+                  spec);
+        return -1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        errf(err, errsz, "cannot bind %s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        errf(err, errsz, "cannot bind %s: socket: %s", spec, strerror(errno));
+        freeaddrinfo(res);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (res->ai_family == AF_INET6) {
+        /* "[::]:P" should serve IPv6 only; IPv4 gets its own --bind. */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        errf(err, errsz, "cannot bind %s: %s", spec, strerror(errno));
+        close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    if (listen(fd, backlog) != 0) {
+        errf(err, errsz, "cannot listen on %s: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    char nhost[INET6_ADDRSTRLEN + 1], nport[8];
+    getnameinfo((struct sockaddr *)&ss, sl, nhost, sizeof(nhost), nport, sizeof(nport),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    l->fd = fd;
+    snprintf(l->host, sizeof(l->host), "%s", nhost);
+    snprintf(l->port, sizeof(l->port), "%s", nport);
+    if (ss.ss_family == AF_INET6) {
+        snprintf(l->display, sizeof(l->display), "http://[%s]:%s", nhost, nport);
+    } else {
+        snprintf(l->display, sizeof(l->display), "http://%s:%s", nhost, nport);
+    }
+    return 0;
+}
+
+void
+listener_close(struct listener *l, bool unlink_path)
+{
+    if (l->fd >= 0) {
+        close(l->fd);
+        l->fd = -1;
+    }
+    if (l->unix_path != NULL) {
+        if (unlink_path) {
+            unlink(l->unix_path);
+        }
+        free(l->unix_path);
+        l->unix_path = NULL;
+    }
+}

@@ -1,0 +1,28 @@
+/* The embedded CPython runtime: configuration, sys.path, sys.executable,
+ * loading MODULE:APP, the GIL, fork hooks, finalization. */
+#ifndef WSGIHOST_PYRT_H
+#define WSGIHOST_PYRT_H
+
+#include "config.h"
+
+/* Start the interpreter (after chdir): sys.executable = the interpreter that
+ * matches the linked libpython, sys.path[0] = the current directory, then
+ * c->pythonpath. Leaves the GIL released. Returns 0, or -1 with a message on
+ * stderr. */
+int pyrt_init(const struct config *c);
+/* Import c->app_spec and keep the callable. On failure print the traceback
+ * and one line naming the problem to stderr; return -1. */
+int pyrt_load_app(const char *spec);
+/* Take / release the GIL for the calling (main) thread. */
+void pyrt_enter(void);
+void pyrt_leave(void);
+/* Print the pending Python exception (traceback) to the error log. GIL held. */
+void pyrt_log_exception(void);
+/* Release the app and finalize the interpreter. */
+void pyrt_finalize(void);
+
+struct _object;
+/* The loaded application callable (borrowed). GIL held. */
+struct _object *pyrt_app(void);
+
+#endif

@@ -1,0 +1,86 @@
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int pipefd[2] = {-1, -1};
+static volatile sig_atomic_t pending[65];
+
+static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
+                              SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD};
+
+static void
+on_signal(int signo)
+{
+    int saved = errno;
+    pending[signo] = 1;
+    char c = (char)signo;
+    /* A full pipe already guarantees a wake-up; the byte may be dropped. */
+    ssize_t r = write(pipefd[1], &c, 1);
+    (void)r;
+    errno = saved;
+}
+
+int
+sig_init(void)
+{
+    if (pipefd[0] < 0) {
+        if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+            log_error("pipe2: %m");
+            return -1;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < countof(handled); i++) {
+        if (sigaction(handled[i], &sa, NULL) != 0) {
+            log_error("sigaction(%d): %m", handled[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+sig_fd(void)
+{
+    return pipefd[0];
+}
+
+uint64_t
+sig_take(void)
+{
+    char tmp[64];
+    while (read(pipefd[0], tmp, sizeof(tmp)) > 0) {
+    }
+    uint64_t mask = 0;
+    for (int s = 1; s < 64; s++) {
+        if (pending[s]) {
+            pending[s] = 0;
+            mask |= (uint64_t)1 << s;
+        }
+    }
+    return mask;
+}
+
+void
+sig_reset(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < countof(handled); i++) {
+        sigaction(handled[i], &sa, NULL);
+    }
+}

@@ -1,0 +1,18 @@
+/* Signals: handlers only record the signal and write a byte to a self-pipe
+ * that the event loop watches. SIGPIPE is ignored. Never Python. */
+#ifndef WSGIHOST_SIG_H
+#define WSGIHOST_SIG_H
+
+#include "util.h"
+
+/* Install handlers for TERM, INT, QUIT, HUP, USR1, USR2, TTIN, TTOU, CHLD.
+ * Must run before Python starts so `import signal` leaves them alone. */
+int sig_init(void);
+/* The read end of the self-pipe (non-blocking). */
+int sig_fd(void);
+/* Drain the pipe; returns a bitmask of (1u << signo) received since last call. */
+uint64_t sig_take(void);
+/* Restore default dispositions (in a forked child before exec, or a worker). */
+void sig_reset(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* Small helpers shared by every module: branch hints, allocators that abort on
+ * out-of-memory (so callers need no untestable NULL branches), string spans. */
+#ifndef WSGIHOST_UTIL_H
+#define WSGIHOST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define countof(a)  (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* One header field as a pair of (pointer, length) spans; not NUL-terminated. */
+struct hfield {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Monotonic time in seconds, and wall-clock time, both as doubles. */
+double now_mono(void);
+double now_wall(void);
+
+#endif

@@ -1,0 +1,210 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "sig.h"
+
+#define TICK_MS        250
+#define ACCEPT_BATCH   64
+
+static void
+stop_accepting(struct worker *w, bool close_sockets)
+{
+    for (size_t i = 0; i < w->n_ls; i++) {
+        struct worker_listener *wl = &w->ls[i];
+        loop_unwatch(w->loop, &wl->watch);
+        if (close_sockets && wl->l->fd >= 0) {
+            /* Closing makes new connections fail at once instead of waiting
+             * in a backlog nobody will accept from. */
+            listener_close(wl->l, true);
+        }
+    }
+    w->accepting = false;
+}
+
+static void
+on_accept(struct loop_watch *lw, uint32_t events)
+{
+    struct worker_listener *wl = container_of(lw, struct worker_listener, watch);
+    struct worker *w = wl->w;
+    (void)events;
+    for (int i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(wl->l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            if (errno == EMFILE || errno == ENFILE) {
+                log_warning("accept on %s: %m; pausing accepts", wl->l->display);
+                stop_accepting(w, false);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_error("accept on %s: %m", wl->l->display);
+            }
+            return;
+        }
+        if (sl == 0 || ss.ss_family == AF_UNIX) {
+            ss.ss_family = AF_UNIX;
+        }
+        conn_new(w, fd, wl->l, (struct sockaddr *)&ss, sl);
+    }
+}
+
+static void
+start_accepting(struct worker *w)
+{
+    if (w->accepting || w->stopping) {
+        return;
+    }
+    for (size_t i = 0; i < w->n_ls; i++) {
+        struct worker_listener *wl = &w->ls[i];
+        if (wl->l->fd >= 0) {
+            loop_watch(w->loop, &wl->watch, wl->l->fd, EPOLLIN, on_accept);
+        }
+    }
+    w->accepting = true;
+}
+
+void
+worker_conn_closed(struct worker *w, struct conn *c)
+{
+    (void)w;
+    (void)c;
+}
+
+static void
+begin_stop(struct worker *w, bool graceful)
+{
+    if (!w->stopping) {
+        w->stopping = true;
+        w->stop_deadline = now_mono() + w->cfg->graceful_timeout;
+        stop_accepting(w, true);
+    }
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = conn_next(c);
+        if (graceful) {
+            conn_drain(c);
+        } else {
+            conn_abort(c);
+        }
+        c = next;
+    }
+}
+
+static void
+on_signal(struct loop_watch *lw, uint32_t events)
+{
+    struct worker *w = container_of(lw, struct worker, sigwatch);
+    (void)events;
+    uint64_t s = sig_take();
+    if (s & ((1u << SIGTERM) | (1u << SIGINT))) {
+        if (!w->stopping) {
+            log_info("Handling signal: %s; finishing in-flight requests (up to %gs)",
+                     (s & (1u << SIGTERM)) ? "term" : "int", w->cfg->graceful_timeout);
+        }
+        begin_stop(w, true);
+    }
+    if (s & (1u << SIGQUIT)) {
+        log_info("Handling signal: quit; closing every connection");
+        begin_stop(w, false);
+        w->quit = true;
+    }
+    if (s & (1u << SIGUSR1)) {
+        log_info("Handling signal: usr1; reopening log files");
+        log_reopen();
+    }
+    if (s & (1u << SIGHUP)) {
+        log_warning("Handling signal: hup; reload needs the master process (-w N): ignored");
+    }
+}
+
+static void
+tick(struct worker *w)
+{
+    double now = now_mono();
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = conn_next(c);
+        conn_check_timeout(c, now);
+        c = next;
+    }
+    if (!w->accepting && !w->stopping) {
+        start_accepting(w); /* retry after EMFILE */
+    }
+    if (w->stopping && w->conns != NULL && now >= w->stop_deadline) {
+        log_warning("graceful timeout reached: closing %zu connection(s)", w->n_conns);
+        begin_stop(w, false);
+    }
+}
+
+static void
+free_zombies(struct worker *w)
+{
+    while (w->zombies != NULL) {
+        struct conn *c = w->zombies;
+        w->zombies = conn_next(c);
+        conn_free(c);
+    }
+}
+
+int
+worker_run(const struct config *cfg, struct listener *ls, size_t n_ls)
+{
+    struct worker w;
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.limits.max_line = cfg->limit_request_line;
+    w.limits.max_fields = cfg->limit_request_fields;
+    w.limits.max_field_size = cfg->limit_request_field_size;
+    w.limits.max_body = cfg->limit_request_body;
+    w.limits.body_mem_max = cfg->body_buffer_size;
+    w.loop = loop_new();
+    if (w.loop == NULL) {
+        return 1;
+    }
+    w.ls = xcalloc(n_ls, sizeof(*w.ls));
+    w.n_ls = n_ls;
+    for (size_t i = 0; i < n_ls; i++) {
+        w.ls[i].l = &ls[i];
+        w.ls[i].w = &w;
+    }
+    if (loop_watch(w.loop, &w.sigwatch, sig_fd(), EPOLLIN, on_signal) != 0) {
+        return 1;
+    }
+    start_accepting(&w);
+    double next_tick = now_mono() + TICK_MS / 1000.0;
+    while (!w.quit) {
+        if (w.stopping && w.conns == NULL) {
+            break;
+        }
+        double now = now_mono();
+        int timeout = (int)((next_tick - now) * 1000.0);
+        if (timeout < 0) {
+            timeout = 0;
+        }
+        if (loop_run_once(w.loop, timeout) < 0) {
+            w.exit_code = 1;
+            break;
+        }
+        if (now_mono() >= next_tick) {
+            tick(&w);
+            next_tick = now_mono() + TICK_MS / 1000.0;
+        }
+        free_zombies(&w);
+    }
+    begin_stop(&w, false);
+    free_zombies(&w);
+    loop_unwatch(w.loop, &w.sigwatch);
+    loop_free(w.loop);
+    free(w.ls);
+    return w.exit_code;
+}
