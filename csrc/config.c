@@ -166,7 +166,10 @@ config_defaults(struct config *c)
     c->graceful_timeout = 30;
     c->log_level = LOG_INFO;
     c->workers = 0;
-    c->threads = 1;
+    c->threads = 0;
+    c->timeout = 30;
+    c->worker_connections = 1000;
+    c->umask = -1;
 }
 
 static bool

@@ -40,9 +40,21 @@ struct config {
     const char *error_logfile;    /* NULL or "-" = stderr */
     int log_level;                /* enum log_level; info */
 
-    /* process model (issue 3; parsed now only where implemented) */
-    int workers; /* 0 = single process (dev-server mode) */
-    int threads;
+    /* process model */
+    int workers;  /* 0 = single process (dev-server mode) */
+    int threads;  /* app threads per worker; 0 = default (4 single process, 1 with -w) */
+    double timeout; /* --timeout: a worker busy in one request longer is killed; 0 = never */
+    bool preload;
+    uint64_t max_requests;        /* 0 = never recycle */
+    uint64_t max_requests_jitter;
+    int worker_connections;       /* open connections per worker */
+    const char *pidfile;
+    const char *user;
+    const char *group;
+    int umask;                    /* -1 = leave */
+    bool reload;                  /* --reload: restart on source changes */
+    const char *config_file;      /* -c FILE */
+    bool print_config;
 };
 
 /* Fill c with the defaults. */

@@ -193,8 +193,8 @@ request_done(struct conn *c, bool keep_alive)
     struct http_req *req = http_request(c->parser);
     log_request(c, req);
     c->requests++;
-    c->w->requests++;
     http_next(c->parser);
+    worker_request_done(c->w);
     if (!keep_alive || c->w->stopping) {
         c->close_after_flush = true;
     }
@@ -226,7 +226,9 @@ dispatch(struct conn *c)
     bool keep = !w->stopping && w->cfg->keepalive > 0 && !http_upgraded(c->parser);
     http_resp_init(&c->resp, &c->out, req, keep);
     c->call = NULL;
+    worker_busy(w, req);
     enum wsgi_rc rc = wsgi_handle(req, &c->resp, &c->call);
+    worker_idle(w);
     if (rc != WSGI_PAUSED) {
         c->call = NULL;
     }
@@ -365,7 +367,9 @@ process(struct conn *c)
         }
         /* A paused response continues once the queue has drained. */
         if (c->call != NULL && outq_pending(&c->out) < HTTP_RESP_LOW_WATER) {
+            worker_busy(c->w, http_request(c->parser));
             enum wsgi_rc rc = wsgi_resume(c->call);
+            worker_idle(c->w);
             if (rc != WSGI_PAUSED) {
                 after_app(c, rc);
             }

@@ -9,11 +9,11 @@
 #include "build_config.h"
 #include "config.h"
 #include "listener.h"
+#include "master.h"
 #include "log.h"
 #include "pyrt.h"
 #include "sig.h"
 #include "worker.h"
-#include "wsgi.h"
 
 static void
 die_startup(const char *msg)
@@ -63,32 +63,31 @@ main(int argc, char **argv)
     }
 
     log_info("Starting wsgihost %s", WSGIHOST_VERSION);
-    if (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0) {
-        for (size_t i = 0; i < n_binds; i++) {
-            listener_close(&ls[i], true);
-        }
-        free(ls);
-        return 1;
-    }
-    struct wsgi_server_info info = {.multithread = false, .multiprocess = false, .run_once = false};
-    if (wsgi_init(&info) != 0) {
-        pyrt_finalize();
-        return 1;
-    }
     for (size_t i = 0; i < n_binds; i++) {
         log_info("Listening at: %s (%d)", ls[i].display, (int)getpid());
     }
-    log_info("Serving %s in a single process (epoll)", cfg.app_spec);
-
-    rc = worker_run(&cfg, ls, n_binds);
+    if (cfg.workers > 0) {
+        if (cfg.preload && (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0)) {
+            rc = 1;
+        } else {
+            rc = master_run(&cfg, ls, n_binds, NULL);
+            if (cfg.preload) {
+                pyrt_finalize();
+            }
+        }
+    } else {
+        log_info("Serving %s in a single process (epoll)", cfg.app_spec);
+        rc = worker_serve(&cfg, ls, n_binds, NULL, false);
+        if (rc == WORKER_BOOT_FAILED) {
+            rc = 1;
+        }
+    }
 
     log_info("Shutting down");
     for (size_t i = 0; i < n_binds; i++) {
         listener_close(&ls[i], true);
     }
     free(ls);
-    wsgi_fini();
-    pyrt_finalize();
     log_close();
     return rc;
 }

@@ -18,6 +18,12 @@ void pyrt_enter(void);
 void pyrt_leave(void);
 /* Print the pending Python exception (traceback) to the error log. GIL held. */
 void pyrt_log_exception(void);
+/* fork() with the interpreter initialised (--preload): the GIL is taken
+ * and CPython's fork hooks run (PyOS_BeforeFork/AfterFork_*), so locks and
+ * os.register_at_fork callbacks (random reseeding) are right in the child. */
+void pyrt_fork_prepare(void);
+void pyrt_fork_parent(void);
+void pyrt_fork_child(void);
 /* Release the app and finalize the interpreter. */
 void pyrt_finalize(void);
 

@@ -84,3 +84,19 @@ sig_reset(void)
         sigaction(handled[i], &sa, NULL);
     }
 }
+
+void
+sig_after_fork(void)
+{
+    /* A forked worker must not share the master's self-pipe: a signal sent
+     * to the worker would wake the master, and the other way round. */
+    close(pipefd[0]);
+    close(pipefd[1]);
+    pipefd[0] = pipefd[1] = -1;
+    for (size_t i = 0; i < countof(pending); i++) {
+        pending[i] = 0;
+    }
+    if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        log_error("pipe2: %m");
+    }
+}

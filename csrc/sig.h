@@ -12,6 +12,8 @@ int sig_init(void);
 int sig_fd(void);
 /* Drain the pipe; returns a bitmask of (1u << signo) received since last call. */
 uint64_t sig_take(void);
+/* In a forked child: a self-pipe of its own (handlers stay installed). */
+void sig_after_fork(void);
 /* Restore default dispositions (in a forked child before exec, or a worker). */
 void sig_reset(void);
 

@@ -1,6 +1,8 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "master.h"
+#include "pyrt.h"
+#include "wsgi.h"
 #include "log.h"
 #include "sig.h"
 
@@ -23,7 +28,7 @@ stop_accepting(struct worker *w, bool close_sockets)
         if (close_sockets && wl->l->fd >= 0) {
             /* Closing makes new connections fail at once instead of waiting
              * in a backlog nobody will accept from. */
-            listener_close(wl->l, true);
+            listener_close(wl->l, w->slot == NULL);
         }
     }
     w->accepting = false;
@@ -78,6 +83,45 @@ worker_conn_closed(struct worker *w, struct conn *c)
 {
     (void)w;
     (void)c;
+}
+
+static void begin_stop(struct worker *w, bool graceful);
+
+void
+worker_busy(struct worker *w, const struct http_req *req)
+{
+    struct worker_slot *s = w->slot;
+    if (s == NULL) {
+        return;
+    }
+    snprintf(s->req, sizeof(s->req), "%.*s %.*s from %s", (int)req->method_len, req->method,
+             (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
+             req->meta->remote_addr[0] ? req->meta->remote_addr : "unix socket");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    s->busy_since_ms = ms > 0 ? ms : 1;
+}
+
+void
+worker_idle(struct worker *w)
+{
+    if (w->slot != NULL) {
+        w->slot->busy_since_ms = 0;
+    }
+}
+
+void
+worker_request_done(struct worker *w)
+{
+    w->requests++;
+    if (w->slot != NULL) {
+        w->slot->requests = w->requests;
+    }
+    if (w->max_requests && w->requests >= w->max_requests && !w->stopping) {
+        log_info("Autorestarting worker after %llu requests", (unsigned long long)w->requests);
+        begin_stop(w, true);
+    }
 }
 
 static void
@@ -156,12 +200,19 @@ free_zombies(struct worker *w)
     }
 }
 
-int
-worker_run(const struct config *cfg, struct listener *ls, size_t n_ls)
+static int
+worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot)
 {
     struct worker w;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    w.slot = slot;
+    w.max_requests = cfg->max_requests;
+    if (w.max_requests && cfg->max_requests_jitter) {
+        /* Spread recycling so the workers do not all restart at once. */
+        srand((unsigned)getpid() ^ (unsigned)time(NULL));
+        w.max_requests += (uint64_t)rand() % (cfg->max_requests_jitter + 1);
+    }
     w.limits.max_line = cfg->limit_request_line;
     w.limits.max_fields = cfg->limit_request_fields;
     w.limits.max_field_size = cfg->limit_request_field_size;
@@ -207,4 +258,32 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls)
     loop_free(w.loop);
     free(w.ls);
     return w.exit_code;
+}
+
+int
+worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+             bool multiprocess)
+{
+    if (!cfg->preload) {
+        if (pyrt_init(cfg) != 0 || pyrt_load_app(cfg->app_spec) != 0) {
+            return WORKER_BOOT_FAILED;
+        }
+    }
+    struct wsgi_server_info info = {
+        .multithread = cfg->threads > 1,
+        .multiprocess = multiprocess,
+        .run_once = false,
+    };
+    if (wsgi_init(&info) != 0) {
+        pyrt_finalize();
+        return WORKER_BOOT_FAILED;
+    }
+    if (slot != NULL) {
+        slot->pid = (int)getpid();
+        slot->booted = 1;
+    }
+    int rc = worker_run(cfg, ls, n_ls, slot);
+    wsgi_fini();
+    pyrt_finalize();
+    return rc;
 }

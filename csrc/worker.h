@@ -10,6 +10,8 @@
 #include "loop.h"
 
 struct conn;
+struct worker_slot;
+struct http_req;
 
 struct worker_listener {
     struct loop_watch watch;
@@ -33,11 +35,22 @@ struct worker {
     bool quit;            /* leave the loop now */
     double stop_deadline;
     int exit_code;
+    struct worker_slot *slot; /* shared with the master, NULL in single-process mode */
+    uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
 };
 
-/* Serve on the given listeners until TERM/INT (graceful) or QUIT (quick).
- * Python and the app must be loaded. Returns the process exit code. */
-int worker_run(const struct config *cfg, struct listener *ls, size_t n_ls);
+/* A worker's whole life: start Python and load the app (unless the master
+ * preloaded it), serve until TERM/INT (graceful) or QUIT (quick), finalize.
+ * Returns the exit code: 0, or WORKER_BOOT_FAILED when the app did not load. */
+#define WORKER_BOOT_FAILED 3
+int worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls,
+                 struct worker_slot *slot, bool multiprocess);
+
+/* The app is running for req (heartbeat for the master's --timeout). */
+void worker_busy(struct worker *w, const struct http_req *req);
+void worker_idle(struct worker *w);
+/* Count a finished request; starts a graceful recycle at --max-requests. */
+void worker_request_done(struct worker *w);
 
 /* Used by conn.c */
 void worker_conn_closed(struct worker *w, struct conn *c);

@@ -1,0 +1,398 @@
+/* The master keeps no Python (unless --preload) and no client sockets: it
+ * binds, forks, watches. Workers report through a shared-memory slot each,
+ * so a heartbeat costs a store, not a file write per request (gunicorn
+ * touches a temp file), and the master can tell "busy in one request for too
+ * long" from "idle with keep-alive clients" — only the first is killed. */
+#include "master.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pyrt.h"
+#include "sig.h"
+#include "worker.h"
+
+#define MAX_SLOTS 1024
+#define EXIT_BOOT_FAILED 3 /* gunicorn's WORKER_BOOT_ERROR */
+
+enum wstate { W_FREE, W_RUNNING, W_STOPPING };
+
+struct wproc {
+    pid_t pid;
+    enum wstate state;
+    int generation;
+    double started;     /* monotonic */
+    double stop_sent;   /* when TERM/ABRT was sent, for the KILL deadline */
+    bool abort_sent;
+};
+
+struct master {
+    struct config *cfg;
+    struct listener *ls;
+    size_t n_ls;
+    master_reload_fn reload;
+    struct worker_slot *slots; /* shared, MAX_SLOTS */
+    struct wproc procs[MAX_SLOTS];
+    int target;                /* workers wanted */
+    int generation;
+    bool stopping;
+    bool quick;
+    double stop_deadline;
+    double respawn_at;         /* back-off for crashing workers */
+    double backoff;
+    int boot_failures;
+};
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+count_running(struct master *m, int generation)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (m->procs[i].state == W_RUNNING &&
+            (generation < 0 || m->procs[i].generation == generation)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static int
+count_alive(struct master *m)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (m->procs[i].state != W_FREE) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static int
+spawn(struct master *m)
+{
+    int i = 0;
+    while (i < MAX_SLOTS && m->procs[i].state != W_FREE) {
+        i++;
+    }
+    if (i == MAX_SLOTS) {
+        log_error("no free worker slot");
+        return -1;
+    }
+    struct worker_slot *slot = &m->slots[i];
+    memset(slot, 0, sizeof(*slot));
+    if (m->cfg->preload) {
+        pyrt_fork_prepare();
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (m->cfg->preload) {
+            pyrt_fork_parent();
+        }
+        log_error("fork: %m");
+        return -1;
+    }
+    if (pid == 0) {
+        /* The worker follows the master: if the master dies, so do we. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1) {
+            _exit(0);
+        }
+        if (m->cfg->preload) {
+            pyrt_fork_child();
+        }
+        sig_after_fork();
+        int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, true);
+        log_flush();
+        _exit(rc);
+    }
+    if (m->cfg->preload) {
+        pyrt_fork_parent();
+    }
+    struct wproc *p = &m->procs[i];
+    p->pid = pid;
+    p->state = W_RUNNING;
+    p->generation = m->generation;
+    p->started = now_mono();
+    p->stop_sent = 0;
+    p->abort_sent = false;
+    log_info("Booting worker with pid: %d", (int)pid);
+    return 0;
+}
+
+static void
+signal_worker(struct wproc *p, int sig)
+{
+    if (p->state != W_FREE && p->pid > 0) {
+        kill(p->pid, sig);
+    }
+}
+
+static void
+stop_worker(struct wproc *p, int sig)
+{
+    if (p->state == W_RUNNING) {
+        p->state = W_STOPPING;
+        p->stop_sent = now_mono();
+    }
+    signal_worker(p, sig);
+}
+
+static void
+reap(struct master *m)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            return;
+        }
+        int i = 0;
+        while (i < MAX_SLOTS && !(m->procs[i].state != W_FREE && m->procs[i].pid == pid)) {
+            i++;
+        }
+        if (i == MAX_SLOTS) {
+            continue;
+        }
+        struct wproc *p = &m->procs[i];
+        bool booted = m->slots[i].booted != 0;
+        bool expected = p->state == W_STOPPING;
+        if (WIFSIGNALED(status)) {
+            int sig = WTERMSIG(status);
+            if (sig == SIGKILL) {
+                log_error("Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", (int)pid);
+            } else if (!expected || p->abort_sent) {
+                log_error("Worker (pid:%d) was killed by signal %d (%s)", (int)pid, sig,
+                          strsignal(sig));
+            }
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+            log_error("Worker (pid:%d) exited with code %d", (int)pid, WEXITSTATUS(status));
+        } else {
+            log_info("Worker exiting (pid: %d)", (int)pid);
+        }
+        if (!booted && !expected && WIFEXITED(status) &&
+            WEXITSTATUS(status) == EXIT_BOOT_FAILED) {
+            m->boot_failures++;
+        }
+        double lived = now_mono() - p->started;
+        if (!expected && !m->stopping) {
+            /* A worker that dies young makes the next respawn wait longer,
+             * so a crash at import cannot spin the machine. */
+            if (lived < 1.0) {
+                m->backoff = m->backoff ? m->backoff * 2 : 0.1;
+                if (m->backoff > 1.0) {
+                    m->backoff = 1.0;
+                }
+            } else {
+                m->backoff = 0;
+            }
+            m->respawn_at = now_mono() + m->backoff;
+        }
+        p->state = W_FREE;
+        p->pid = 0;
+        m->slots[i].pid = 0;
+    }
+}
+
+static void
+check_timeouts(struct master *m)
+{
+    double now = now_mono();
+    int64_t now_ms = mono_ms();
+    double timeout = m->cfg->timeout;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct wproc *p = &m->procs[i];
+        if (p->state == W_FREE) {
+            continue;
+        }
+        /* A worker that ignores TERM past the graceful timeout, or that was
+         * aborted and still lives, is killed. */
+        if (p->stop_sent > 0 &&
+            now - p->stop_sent > (p->abort_sent ? 2.0 : m->cfg->graceful_timeout + 1.0)) {
+            signal_worker(p, SIGKILL);
+            p->stop_sent = now; /* don't repeat every tick */
+            continue;
+        }
+        if (timeout <= 0 || p->abort_sent) {
+            continue;
+        }
+        int64_t busy = m->slots[i].busy_since_ms;
+        if (busy > 0 && (double)(now_ms - busy) / 1000.0 > timeout) {
+            char req[sizeof(m->slots[i].req)];
+            memcpy(req, m->slots[i].req, sizeof(req));
+            req[sizeof(req) - 1] = '\0';
+            log_critical("WORKER TIMEOUT (pid:%d): busy for more than %gs in one request: %s",
+                         (int)p->pid, timeout, req);
+            /* SIGABRT first: Python's faulthandler (enabled in workers)
+             * prints the stuck request's stack; SIGKILL follows. */
+            p->abort_sent = true;
+            stop_worker(p, SIGABRT);
+            p->stop_sent = now;
+        }
+    }
+}
+
+static void
+manage(struct master *m)
+{
+    if (m->stopping) {
+        return;
+    }
+    int running = count_running(m, m->generation);
+    if (running < m->target && now_mono() >= m->respawn_at) {
+        for (int k = running; k < m->target; k++) {
+            if (spawn(m) != 0) {
+                break;
+            }
+        }
+    } else if (running > m->target) {
+        /* TTOU: stop the newest surplus workers. */
+        for (int i = MAX_SLOTS - 1; i >= 0 && running > m->target; i--) {
+            if (m->procs[i].state == W_RUNNING && m->procs[i].generation == m->generation) {
+                stop_worker(&m->procs[i], SIGTERM);
+                running--;
+            }
+        }
+    }
+    /* HUP: once the new generation has booted, the old one drains. */
+    int booted_new = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (m->procs[i].state == W_RUNNING && m->procs[i].generation == m->generation &&
+            m->slots[i].booted) {
+            booted_new++;
+        }
+    }
+    if (booted_new >= m->target) {
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            if (m->procs[i].state == W_RUNNING && m->procs[i].generation != m->generation) {
+                stop_worker(&m->procs[i], SIGTERM);
+            }
+        }
+    }
+}
+
+static void
+begin_stop(struct master *m, bool quick)
+{
+    if (!m->stopping || (quick && !m->quick)) {
+        m->stopping = true;
+        m->quick = quick;
+        m->stop_deadline = now_mono() + (quick ? 2.0 : m->cfg->graceful_timeout + 2.0);
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            stop_worker(&m->procs[i], quick ? SIGQUIT : SIGTERM);
+        }
+    }
+}
+
+static void
+handle_signals(struct master *m, uint64_t s)
+{
+    if (s & (1u << SIGCHLD)) {
+        reap(m);
+    }
+    if (s & (1u << SIGQUIT)) {
+        log_info("Handling signal: quit");
+        begin_stop(m, true);
+    } else if (s & ((1u << SIGTERM) | (1u << SIGINT))) {
+        log_info("Handling signal: %s", (s & (1u << SIGTERM)) ? "term" : "int");
+        begin_stop(m, false);
+    }
+    if (m->stopping) {
+        return;
+    }
+    if (s & (1u << SIGHUP)) {
+        log_info("Handling signal: hup; reloading");
+        if (m->reload != NULL && m->reload(m->cfg) != 0) {
+            log_error("reload: the new configuration is invalid; keeping the old one");
+        } else {
+            m->target = m->cfg->workers;
+            m->generation++;
+        }
+    }
+    if (s & (1u << SIGTTIN)) {
+        m->target++;
+        log_info("Handling signal: ttin; workers: %d", m->target);
+    }
+    if (s & (1u << SIGTTOU)) {
+        if (m->target > 1) {
+            m->target--;
+        }
+        log_info("Handling signal: ttou; workers: %d", m->target);
+    }
+    if (s & (1u << SIGUSR1)) {
+        log_info("Handling signal: usr1; reopening log files");
+        log_reopen();
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            signal_worker(&m->procs[i], SIGUSR1);
+        }
+    }
+}
+
+int
+master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_fn reload)
+{
+    struct master *m = xcalloc(1, sizeof(*m));
+    m->cfg = cfg;
+    m->ls = ls;
+    m->n_ls = n_ls;
+    m->reload = reload;
+    m->target = cfg->workers;
+    m->slots = mmap(NULL, MAX_SLOTS * sizeof(struct worker_slot), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m->slots == MAP_FAILED) {
+        log_error("mmap: %m");
+        free(m);
+        return 1;
+    }
+    log_info("Using %d worker process(es)", cfg->workers);
+    int rc = 0;
+    while (true) {
+        manage(m);
+        struct pollfd pfd = {.fd = sig_fd(), .events = POLLIN};
+        int n = poll(&pfd, 1, 200);
+        if (n > 0) {
+            handle_signals(m, sig_take());
+        }
+        reap(m);
+        if (m->boot_failures > 0 && !m->stopping) {
+            log_error("Worker failed to boot: the application could not be loaded "
+                      "(see the traceback above); shutting down");
+            begin_stop(m, false);
+            rc = EXIT_BOOT_FAILED;
+        }
+        check_timeouts(m);
+        if (m->stopping) {
+            if (count_alive(m) == 0) {
+                break;
+            }
+            if (now_mono() > m->stop_deadline) {
+                for (int i = 0; i < MAX_SLOTS; i++) {
+                    signal_worker(&m->procs[i], SIGKILL);
+                }
+                m->stop_deadline = now_mono() + 5.0;
+            }
+        }
+    }
+    munmap(m->slots, MAX_SLOTS * sizeof(struct worker_slot));
+    free(m);
+    return rc;
+}

@@ -1,0 +1,491 @@
+/* The embedded CPython runtime: PyConfig, sys.path, sys.executable, loading
+ * MODULE:APP, the GIL, exception logging, finalization. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "build_config.h"
+#include "pyrt.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static PyThreadState *main_ts; /* the main thread's state while the GIL is released */
+static bool initialized;
+static bool gil_held;
+static PyObject *app;              /* the application callable */
+static PyObject *format_exception; /* traceback.format_exception, imported on first use */
+
+/* Parses the APP part of MODULE:APP with the ast module, so that
+ * `create_app("prod", debug=True)` works without eval(): the callee must be a
+ * name or dotted attribute path and every argument a literal. Returns
+ * (names, args, kwargs); args is None when APP is not a call. Runs once at
+ * start-up, never per request. */
+static const char app_spec_parser[] =
+    "import ast\n"
+    "def parse(text):\n"
+    "    try:\n"
+    "        node = ast.parse(text.strip(), mode='eval').body\n"
+    "    except SyntaxError:\n"
+    "        raise ValueError(f'cannot parse {text!r}: expected a name, a dotted'\n"
+    "                         f' attribute path or a call like create_app()') from None\n"
+    "    args = kwargs = None\n"
+    "    if isinstance(node, ast.Call):\n"
+    "        try:\n"
+    "            args = tuple(ast.literal_eval(a) for a in node.args)\n"
+    "            kwargs = {}\n"
+    "            for kw in node.keywords:\n"
+    "                if kw.arg is None:\n"
+    "                    raise ValueError\n"
+    "                kwargs[kw.arg] = ast.literal_eval(kw.value)\n"
+    "        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):\n"
+    "            raise ValueError(f'arguments of {text!r} must be Python literals'\n"
+    "                             f' (strings, numbers, True/False/None, tuples, lists,'\n"
+    "                             f' dicts)') from None\n"
+    "        node = node.func\n"
+    "    names = []\n"
+    "    while isinstance(node, ast.Attribute):\n"
+    "        names.append(node.attr)\n"
+    "        node = node.value\n"
+    "    if not isinstance(node, ast.Name):\n"
+    "        raise ValueError(f'cannot use {text!r}: expected a name, a dotted attribute'\n"
+    "                         f' path or a call like create_app()')\n"
+    "    names.append(node.id)\n"
+    "    names.reverse()\n"
+    "    return names, args, kwargs\n";
+
+static int
+status_failed(PyStatus st, PyConfig *pc)
+{
+    if (PyStatus_Exception(st)) {
+        fprintf(stderr, "wsgihost: cannot start Python: %s%s%s\n",
+                st.func ? st.func : "", st.func ? ": " : "",
+                st.err_msg ? st.err_msg : "unknown error");
+        PyConfig_Clear(pc);
+        return 1;
+    }
+    return 0;
+}
+
+/* Format (type, value, tb) with traceback.format_exception into UTF-8 bytes.
+ * Returns a new reference, or NULL with an exception set. */
+static PyObject *
+format_exception_bytes(PyObject *type, PyObject *value, PyObject *tb)
+{
+    if (!format_exception) {
+        PyObject *mod = PyImport_ImportModule("traceback");
+        if (!mod) {
+            return NULL;
+        }
+        format_exception = PyObject_GetAttrString(mod, "format_exception");
+        Py_DECREF(mod);
+        if (!format_exception) {
+            return NULL;
+        }
+    }
+    PyObject *args[3] = {type, value ? value : Py_None, tb ? tb : Py_None};
+    PyObject *lines = PyObject_Vectorcall(format_exception, args, 3, NULL);
+    if (!lines) {
+        return NULL;
+    }
+    PyObject *sep = PyUnicode_FromStringAndSize(NULL, 0);
+    PyObject *text = sep ? PyUnicode_Join(sep, lines) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(lines);
+    if (!text) {
+        return NULL;
+    }
+    PyObject *bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    Py_DECREF(text);
+    return bytes;
+}
+
+/* Print and clear the pending exception, to the error log (to_log) or to
+ * stderr. Never lets SystemExit end the process (unlike PyErr_Print). */
+static void
+print_exception(bool to_log)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (!type) {
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value) {
+        PyException_SetTraceback(value, tb);
+    }
+    PyObject *text = format_exception_bytes(type, value, tb);
+    if (text) {
+        if (to_log) {
+            log_write_raw(PyBytes_AS_STRING(text), (size_t)PyBytes_GET_SIZE(text));
+        } else {
+            fwrite(PyBytes_AS_STRING(text), 1, (size_t)PyBytes_GET_SIZE(text), stderr);
+        }
+        Py_DECREF(text);
+    } else {
+        /* The formatter itself failed (MemoryError, broken traceback
+         * module): say at least which exception it was. */
+        PyErr_Clear();
+        const char *name = PyExceptionClass_Check(type) ? PyExceptionClass_Name(type) : "?";
+        if (to_log) {
+            log_error("Python exception %s (traceback unavailable)", name);
+        } else {
+            fprintf(stderr, "Python exception %s (traceback unavailable)\n", name);
+        }
+    }
+    if (to_log) {
+        log_flush();
+    } else {
+        fflush(stderr);
+    }
+    Py_DECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+void
+pyrt_log_exception(void)
+{
+    print_exception(true);
+}
+
+/* sys.path: the current directory first, then --pythonpath entries in order,
+ * all absolute and ahead of the standard library (gunicorn's order). */
+static int
+setup_sys_path(const struct config *c)
+{
+    int rc = -1;
+    PyObject *os_path = NULL, *abspath = NULL, *entry = NULL;
+    PyObject *sys_path = PySys_GetObject("path"); /* borrowed */
+    if (!sys_path || !PyList_Check(sys_path)) {
+        fprintf(stderr, "wsgihost: sys.path is missing\n");
+        return -1;
+    }
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "wsgihost: getcwd: %s\n", strerror(errno));
+        return -1;
+    }
+    entry = PyUnicode_DecodeFSDefault(cwd);
+    if (!entry || PyList_Insert(sys_path, 0, entry) < 0) {
+        goto fail;
+    }
+    Py_CLEAR(entry);
+    if (c->n_pythonpath == 0) {
+        return 0;
+    }
+    os_path = PyImport_ImportModule("os.path");
+    abspath = os_path ? PyObject_GetAttrString(os_path, "abspath") : NULL;
+    if (!abspath) {
+        goto fail;
+    }
+    for (size_t i = 0; i < c->n_pythonpath; i++) {
+        PyObject *raw = PyUnicode_DecodeFSDefault(c->pythonpath[i]);
+        if (!raw) {
+            goto fail;
+        }
+        entry = PyObject_CallOneArg(abspath, raw);
+        Py_DECREF(raw);
+        if (!entry || PyList_Insert(sys_path, (Py_ssize_t)(1 + i), entry) < 0) {
+            goto fail;
+        }
+        Py_CLEAR(entry);
+    }
+    rc = 0;
+    goto out;
+fail:
+    print_exception(false);
+    fprintf(stderr, "wsgihost: cannot set up sys.path\n");
+out:
+    Py_XDECREF(entry);
+    Py_XDECREF(abspath);
+    Py_XDECREF(os_path);
+    return rc;
+}
+
+int
+pyrt_init(const struct config *c)
+{
+    PyConfig pc;
+    PyStatus st;
+    /* The "Python" configuration (not isolated) so that Debian's site module
+     * adds dist-packages, where python3-flask lives. */
+    PyConfig_InitPythonConfig(&pc);
+    pc.parse_argv = 0;
+    /* Our own handlers own the signals (sig.c); Python's would only set a
+     * flag that nobody checks while the loop sleeps in epoll_wait. */
+    pc.install_signal_handlers = 0;
+    /* The app's print()s and tracebacks must show up now, not at exit. */
+    pc.buffered_stdio = 0;
+    /* sys.executable must be the interpreter matching the linked libpython
+     * (not whatever python3 is first on PATH): subprocess/multiprocessing in
+     * the app use it, and getpath derives the prefix from it. */
+    const char *exe = c->python_executable && *c->python_executable ? c->python_executable
+                                                                      : WSGIHOST_PYTHON_EXECUTABLE;
+    st = PyConfig_SetBytesString(&pc, &pc.program_name, exe);
+    if (status_failed(st, &pc)) {
+        return -1;
+    }
+    st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
+    if (status_failed(st, &pc)) {
+        return -1;
+    }
+    char *argv[] = {"wsgihost", NULL};
+    st = PyConfig_SetBytesArgv(&pc, 1, argv);
+    if (status_failed(st, &pc)) {
+        return -1;
+    }
+    st = Py_InitializeFromConfig(&pc);
+    if (status_failed(st, &pc)) {
+        return -1;
+    }
+    PyConfig_Clear(&pc);
+    initialized = true;
+    gil_held = true;
+    if (setup_sys_path(c) < 0) {
+        return -1; /* pyrt_finalize() still works: it knows the GIL is held */
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        PyObject *path = PySys_GetObject("path"); /* borrowed */
+        PyObject *repr = path ? PyObject_Repr(path) : NULL;
+        const char *s = repr ? PyUnicode_AsUTF8(repr) : NULL;
+        log_debug("Python %s, executable %s, sys.path %s", Py_GetVersion(), exe, s ? s : "?");
+        Py_XDECREF(repr);
+        PyErr_Clear();
+    }
+    pyrt_leave();
+    return 0;
+}
+
+void
+pyrt_enter(void)
+{
+    PyEval_RestoreThread(main_ts);
+    main_ts = NULL;
+    gil_held = true;
+}
+
+void
+pyrt_leave(void)
+{
+    gil_held = false;
+    main_ts = PyEval_SaveThread();
+}
+
+/* Resolve names[0].names[1]... on the module. Returns a new reference or
+ * NULL after printing why. */
+static PyObject *
+resolve_attrs(PyObject *module, const char *modname, PyObject *names)
+{
+    PyObject *obj = Py_NewRef(module);
+    PyObject *where = PyUnicode_FromFormat("%s", modname);
+    if (!where) {
+        goto fail_print;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i); /* borrowed; the list is ours */
+        PyObject *next = PyObject_GetAttr(obj, name);
+        if (!next) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+                if (i == 0) {
+                    fprintf(stderr, "wsgihost: module '%s' has no attribute '%s'\n", modname,
+                            PyUnicode_AsUTF8(name));
+                } else {
+                    fprintf(stderr, "wsgihost: '%s' has no attribute '%s'\n",
+                            PyUnicode_AsUTF8(where), PyUnicode_AsUTF8(name));
+                }
+                PyErr_Clear();
+                goto fail;
+            }
+            print_exception(false);
+            fprintf(stderr, "wsgihost: looking up '%s' in '%s' raised an exception\n",
+                    PyUnicode_AsUTF8(name), PyUnicode_AsUTF8(where));
+            PyErr_Clear();
+            goto fail;
+        }
+        Py_SETREF(obj, next);
+        PyObject *w = PyUnicode_FromFormat(i == 0 ? "%U:%U" : "%U.%U", where, name);
+        Py_SETREF(where, w);
+        if (!where) {
+            goto fail_print;
+        }
+    }
+    Py_XDECREF(where);
+    return obj;
+fail_print:
+    print_exception(false);
+fail:
+    Py_XDECREF(where);
+    Py_DECREF(obj);
+    return NULL;
+}
+
+/* (names, args, kwargs) for the APP part, or NULL after printing why. */
+static PyObject *
+parse_app_expr(const char *expr)
+{
+    PyObject *globals = NULL, *res = NULL, *parse = NULL, *text = NULL, *parsed = NULL;
+    globals = PyDict_New();
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        goto fail;
+    }
+    res = PyRun_String(app_spec_parser, Py_file_input, globals, globals);
+    if (!res) {
+        goto fail;
+    }
+    parse = PyDict_GetItemString(globals, "parse"); /* borrowed, held by globals */
+    text = PyUnicode_DecodeFSDefault(expr);
+    if (!parse || !text) {
+        goto fail;
+    }
+    parsed = PyObject_CallOneArg(parse, text);
+    if (!parsed) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyObject *msg = value ? PyObject_Str(value) : NULL;
+            fprintf(stderr, "wsgihost: bad application name: %s\n",
+                    msg ? PyUnicode_AsUTF8(msg) : expr);
+            Py_XDECREF(msg);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            PyErr_Clear();
+            goto out;
+        }
+        goto fail;
+    }
+    goto out;
+fail:
+    print_exception(false);
+    fprintf(stderr, "wsgihost: cannot parse the application name '%s'\n", expr);
+out:
+    Py_XDECREF(text);
+    Py_XDECREF(res);
+    Py_XDECREF(globals);
+    return parsed;
+}
+
+int
+pyrt_load_app(const char *spec)
+{
+    int rc = -1;
+    char *modname = NULL;
+    PyObject *module = NULL, *parsed = NULL, *obj = NULL;
+
+    pyrt_enter();
+    const char *colon = strchr(spec, ':');
+    const char *expr = colon ? colon + 1 : "application";
+    modname = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+    if (!*modname || !*expr) {
+        fprintf(stderr, "wsgihost: bad application '%s': expected MODULE:APP or MODULE\n", spec);
+        goto out;
+    }
+    parsed = parse_app_expr(expr);
+    if (!parsed) {
+        goto out;
+    }
+    module = PyImport_ImportModule(modname);
+    if (!module) {
+        print_exception(false);
+        fprintf(stderr, "wsgihost: cannot import module '%s'\n", modname);
+        goto out;
+    }
+    PyObject *names = PyTuple_GET_ITEM(parsed, 0);  /* borrowed from parsed */
+    PyObject *args = PyTuple_GET_ITEM(parsed, 1);   /* borrowed */
+    PyObject *kwargs = PyTuple_GET_ITEM(parsed, 2); /* borrowed */
+    obj = resolve_attrs(module, modname, names);
+    if (!obj) {
+        goto out;
+    }
+    if (args != Py_None) {
+        PyObject *made = PyObject_Call(obj, args, kwargs);
+        if (!made) {
+            print_exception(false);
+            fprintf(stderr, "wsgihost: application factory '%s:%s' raised an exception\n",
+                    modname, expr);
+            goto out;
+        }
+        Py_SETREF(obj, made);
+    }
+    if (!PyCallable_Check(obj)) {
+        fprintf(stderr, "wsgihost: application object '%s:%s' is not callable (it is %s)\n",
+                modname, expr, Py_TYPE(obj)->tp_name);
+        goto out;
+    }
+    Py_XSETREF(app, Py_NewRef(obj));
+    rc = 0;
+out:
+    if (PyErr_Occurred()) {
+        print_exception(false);
+    }
+    Py_XDECREF(obj);
+    Py_XDECREF(module);
+    Py_XDECREF(parsed);
+    free(modname);
+    fflush(stderr);
+    pyrt_leave();
+    return rc;
+}
+
+PyObject *
+pyrt_app(void)
+{
+    return app;
+}
+
+void
+pyrt_finalize(void)
+{
+    if (!initialized) {
+        return;
+    }
+    if (!gil_held) {
+        pyrt_enter();
+    }
+    Py_CLEAR(app);
+    Py_CLEAR(format_exception);
+    if (Py_FinalizeEx() < 0) {
+        /* Only flushing sys.stdout/stderr failed; nothing left to do. */
+    }
+    initialized = false;
+    gil_held = false;
+    main_ts = NULL;
+}
+
+/* --preload: fork with the GIL held and CPython's hooks around it, as
+ * os.fork() does (Doc/c-api/sys.rst, PyOS_AfterFork_Child). gc.freeze()
+ * keeps the parent's objects out of the children's collections, so the
+ * pages stay shared copy-on-write longer. */
+void
+pyrt_fork_prepare(void)
+{
+    pyrt_enter();
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc != NULL) {
+        PyObject *r = PyObject_CallMethod(gc, "freeze", NULL);
+        Py_XDECREF(r);
+        Py_DECREF(gc);
+    }
+    PyErr_Clear();
+    PyOS_BeforeFork();
+}
+
+void
+pyrt_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+    pyrt_leave();
+}
+
+void
+pyrt_fork_child(void)
+{
+    PyOS_AfterFork_Child();
+    pyrt_leave();
+}
