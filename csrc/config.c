@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define DEFAULT_PORT       8000
 #define DEFAULT_APP_SUFFIX "application"
@@ -48,6 +50,17 @@ enum {
     OPT_ERROR_LOGFILE,
     OPT_LOG_LEVEL,
     OPT_THREADS,
+    OPT_TIMEOUT,
+    OPT_PRELOAD,
+    OPT_MAX_REQUESTS,
+    OPT_MAX_JITTER,
+    OPT_WORKER_CONNECTIONS,
+    OPT_PID,
+    OPT_USER,
+    OPT_GROUP,
+    OPT_UMASK,
+    OPT_RELOAD,
+    OPT_PRINT_CONFIG,
 };
 
 /* The canonical names come first: opt_name() reports the first entry with a
@@ -76,6 +89,18 @@ static const struct option long_options[] = {
     {"error-logfile", required_argument, NULL, OPT_ERROR_LOGFILE},
     {"log-file", required_argument, NULL, OPT_ERROR_LOGFILE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"timeout", required_argument, NULL, 't'},
+    {"preload", no_argument, NULL, OPT_PRELOAD},
+    {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+    {"max-requests-jitter", required_argument, NULL, OPT_MAX_JITTER},
+    {"worker-connections", required_argument, NULL, OPT_WORKER_CONNECTIONS},
+    {"pid", required_argument, NULL, OPT_PID},
+    {"user", required_argument, NULL, OPT_USER},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"umask", required_argument, NULL, OPT_UMASK},
+    {"reload", no_argument, NULL, OPT_RELOAD},
+    {"config", required_argument, NULL, 'c'},
+    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -84,24 +109,13 @@ static const struct option long_options[] = {
 /* "-" first: non-options come back in order as val 1, so MODULE:APP may sit
  * anywhere, whatever POSIXLY_CORRECT says. ":" next: getopt stays silent and
  * reports a missing value as ':' so that our own message is the only one. */
-static const char short_options[] = "-:b:w:hv";
+static const char short_options[] = "-:b:w:c:t:hv";
 
 /* gunicorn options a user may bring along; named in the error so that it
  * says "not supported" instead of "unknown". */
 static const char *const gunicorn_only[] = {
-    "config",
     "worker-class",
-    "timeout",
-    "preload",
-    "reload",
     "daemon",
-    "pid",
-    "user",
-    "group",
-    "umask",
-    "max-requests",
-    "max-requests-jitter",
-    "worker-connections",
     "name",
     "env",
     "certfile",
@@ -113,7 +127,6 @@ static const char *const gunicorn_only[] = {
     "statsd-host",
     "worker-tmp-dir",
     "check-config",
-    "print-config",
     "paste",
     "logger-class",
     "logconfig",
@@ -478,7 +491,21 @@ print_help(void)
            "                                HOST (port 8000), :PORT, unix:PATH [127.0.0.1:8000]\n"
            "  -w, --workers N               worker processes; none = one process serving\n"
            "                                directly [$WEB_CONCURRENCY, else none]\n"
-           "      --threads N               threads per worker running the app [1]\n"
+           "      --threads N               threads per worker running the app\n"
+           "                                [4 without -w, 1 with -w]\n"
+           "  -t, --timeout SECONDS         kill a worker busy in one request longer than\n"
+           "                                this, 0 = never [30]\n"
+           "      --preload                 import the app in the master before forking\n"
+           "      --max-requests N          recycle a worker after N requests, 0 = never [0]\n"
+           "      --max-requests-jitter J   add 0..J to --max-requests per worker [0]\n"
+           "      --worker-connections N    open connections per worker [1000]\n"
+           "      --reload                  restart workers when a source file changes\n"
+           "  -c, --config FILE             gunicorn-style Python config file [none]\n"
+           "      --print-config            print the resolved settings and exit\n"
+           "      --pid FILE                write the master's pid to FILE [none]\n"
+           "      --user USER               switch to USER after binding [stay]\n"
+           "      --group GROUP             switch to GROUP after binding [stay]\n"
+           "      --umask MASK              process umask, like 0o22 [leave]\n"
            "      --backlog N               listen queue length [2048]\n"
            "      --chdir DIR               change to DIR before loading the app [stay]\n"
            "      --pythonpath DIRS         comma-separated directories prepended to sys.path,\n"
@@ -562,6 +589,67 @@ apply_option(struct config *c, int opt, const char *arg)
         return parse_int(what, arg, 1, MAX_WORKERS, &c->workers);
     case OPT_THREADS:
         return parse_int(what, arg, 1, MAX_THREADS, &c->threads);
+    case 't':
+        return parse_seconds(what, arg, true, &c->timeout);
+    case OPT_PRELOAD:
+        c->preload = true;
+        return 0;
+    case OPT_RELOAD:
+        c->reload = true;
+        return 0;
+    case OPT_PRINT_CONFIG:
+        c->print_config = true;
+        return 0;
+    case OPT_MAX_REQUESTS:
+        return parse_uint(what, arg, 0, UINT32_MAX, &c->max_requests);
+    case OPT_MAX_JITTER:
+        return parse_uint(what, arg, 0, UINT32_MAX, &c->max_requests_jitter);
+    case OPT_WORKER_CONNECTIONS:
+        return parse_int(what, arg, 1, 1000000, &c->worker_connections);
+    case OPT_PID:
+        if (*arg == '\0') {
+            return usage_error("--pid: empty file name");
+        }
+        c->pidfile = arg;
+        return 0;
+    case OPT_USER:
+        if (*arg == '\0') {
+            return usage_error("--user: empty user name");
+        }
+        c->user = arg;
+        return 0;
+    case OPT_GROUP:
+        if (*arg == '\0') {
+            return usage_error("--group: empty group name");
+        }
+        c->group = arg;
+        return 0;
+    case OPT_UMASK: {
+        /* gunicorn takes "0o22", "022" (octal) or "18" (decimal). */
+        const char *p = arg;
+        int base = 10;
+        if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+            p += 2;
+            base = 8;
+        } else if (p[0] == '0' && p[1] != '\0') {
+            base = 8;
+        }
+        char *end;
+        errno = 0;
+        long mask = strtol(p, &end, base);
+        if (*p == '\0' || *end != '\0' || errno != 0 || mask < 0 || mask > 0777 || *p == '-' ||
+            *p == '+' || *p == ' ') {
+            return usage_error("--umask: '%s' is not a umask (like 0o22, 022 or 18)", arg);
+        }
+        c->umask = (int)mask;
+        return 0;
+    }
+    case 'c':
+        if (*arg == '\0') {
+            return usage_error("--config: empty file name");
+        }
+        c->config_file = arg;
+        return 0;
     case OPT_CHDIR:
         if (*arg == '\0') {
             return usage_error("--chdir: empty directory name");
@@ -646,10 +734,15 @@ apply_option(struct config *c, int opt, const char *arg)
     }
 }
 
-int
-config_parse(struct config *c, int argc, char **argv)
+/* One source of options (config file, $WSGIHOST_CMD_ARGS or the command
+ * line). A list option (--bind, --pythonpath) given by a later source
+ * replaces the earlier source's list instead of adding to it. */
+static int
+cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool positional_ok)
 {
-    bool workers_set = false;
+    size_t binds_before = c->n_binds;
+    size_t paths_before = c->n_pythonpath;
+    bool binds_reset = false, paths_reset = false;
     int opt;
 
     /* 0, not 1: makes glibc reinitialise, so config_parse can run twice (tests). */
@@ -658,11 +751,15 @@ config_parse(struct config *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
         switch (opt) {
         case 1:
-            if (c->app_spec != NULL) {
+            if (!positional_ok) {
+                return usage_error("unexpected argument '%s' in $WSGIHOST_CMD_ARGS", optarg);
+            }
+            if (c->app_spec != NULL && c->app_spec_source == c->source) {
                 return usage_error("unexpected argument '%s' (MODULE:APP is already '%s')", optarg,
                                    c->app_spec);
             }
             c->app_spec = optarg;
+            c->app_spec_source = c->source;
             break;
         case 'h':
             print_help();
@@ -686,7 +783,15 @@ config_parse(struct config *c, int argc, char **argv)
             return usage_error("unknown option in '%s'", argv[optind - 1]);
         default:
             if (opt == 'w') {
-                workers_set = true;
+                *workers_set = true;
+            }
+            if (opt == 'b' && !binds_reset && binds_before > 0) {
+                c->n_binds = 0;
+                binds_reset = true;
+            }
+            if (opt == OPT_PYTHONPATH && !paths_reset && paths_before > 0) {
+                c->n_pythonpath = 0;
+                paths_reset = true;
             }
             if (apply_option(c, opt, optarg) < 0) {
                 return -1;
@@ -696,12 +801,246 @@ config_parse(struct config *c, int argc, char **argv)
     }
     /* After "--", getopt stops; what is left is positional. */
     for (int i = optind; i < argc; i++) {
-        if (c->app_spec != NULL) {
+        if (!positional_ok) {
+            return usage_error("unexpected argument '%s' in $WSGIHOST_CMD_ARGS", argv[i]);
+        }
+        if (c->app_spec != NULL && c->app_spec_source == c->source) {
             return usage_error("unexpected argument '%s' (MODULE:APP is already '%s')", argv[i],
                                c->app_spec);
         }
         c->app_spec = argv[i];
+        c->app_spec_source = c->source;
     }
+    return 0;
+}
+
+/* gunicorn's config file: Python that assigns settings. It runs in a short
+ * child process of the same interpreter the host embeds (the master stays
+ * free of Python), which turns each setting into "--option=value". */
+static const char config_file_script[] =
+    "import sys, types\n"
+    "path = sys.argv[1]\n"
+    "names = {\n"
+    " 'bind': 'bind', 'workers': 'workers', 'threads': 'threads', 'timeout': 'timeout',\n"
+    " 'graceful_timeout': 'graceful-timeout', 'keepalive': 'keep-alive', 'backlog': 'backlog',\n"
+    " 'accesslog': 'access-logfile', 'access_log_format': 'access-logformat',\n"
+    " 'errorlog': 'error-logfile', 'loglevel': 'log-level', 'chdir': 'chdir',\n"
+    " 'pythonpath': 'pythonpath', 'preload_app': 'preload', 'max_requests': 'max-requests',\n"
+    " 'max_requests_jitter': 'max-requests-jitter', 'worker_connections': 'worker-connections',\n"
+    " 'pidfile': 'pid', 'user': 'user', 'group': 'group', 'umask': 'umask', 'reload': 'reload',\n"
+    " 'limit_request_line': 'limit-request-line', 'limit_request_fields': 'limit-request-fields',\n"
+    " 'limit_request_field_size': 'limit-request-field_size',\n"
+    " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
+    " 'header_timeout': 'header-timeout', 'body_timeout': 'body-timeout',\n"
+    " 'send_timeout': 'send-timeout', 'python_executable': 'python-executable',\n"
+    " 'wsgi_app': None,\n"
+    "}\n"
+    "flags = {'preload_app', 'reload'}\n"
+    "ns = {'__file__': path, '__name__': '__config__'}\n"
+    "try:\n"
+    "    with open(path, 'rb') as f:\n"
+    "        src = f.read()\n"
+    "except OSError as e:\n"
+    "    sys.exit('wsgihost: error: -c %s: %s' % (path, e.strerror))\n"
+    "exec(compile(src, path, 'exec'), ns)\n"
+    "out = []\n"
+    "for k, v in ns.items():\n"
+    "    if k.startswith('_') or isinstance(v, (types.ModuleType, types.FunctionType, type,\n"
+    "                                           types.BuiltinFunctionType)):\n"
+    "        continue\n"
+    "    if k not in names:\n"
+    "        sys.exit('wsgihost: error: -c %s: unknown setting %r' % (path, k))\n"
+    "    if k == 'wsgi_app':\n"
+    "        out.append(str(v)); continue\n"
+    "    opt = '--' + names[k]\n"
+    "    if k in flags:\n"
+    "        if v: out.append(opt)\n"
+    "        continue\n"
+    "    vals = v if isinstance(v, (list, tuple)) else [v]\n"
+    "    for x in vals:\n"
+    "        if isinstance(x, bool) or x is None:\n"
+    "            sys.exit('wsgihost: error: -c %s: %s = %r is not a valid value' % (path, k, v))\n"
+    "        out.append(opt + '=' + (oct(x) if k == 'umask' and isinstance(x, int) else str(x)))\n"
+    "sys.stdout.write('\\0'.join(out))\n";
+
+static const char *
+python_for_config(const struct config *c)
+{
+    return c->python_executable ? c->python_executable : WSGIHOST_PYTHON_EXECUTABLE;
+}
+
+/* Runs the script; returns a NUL-separated buffer of arguments (owned) or
+ * NULL after the child printed why. */
+static char *
+run_config_file(const struct config *c, const char *path, size_t *len)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        usage_error("-c %s: pipe: %s", path, strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        usage_error("-c %s: fork: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], 1);
+        const char *py = python_for_config(c);
+        execl(py, py, "-c", config_file_script, path, (char *)NULL);
+        fprintf(stderr, "wsgihost: error: -c %s: cannot run %s: %s\n", path, py, strerror(errno));
+        _exit(2);
+    }
+    close(pfd[1]);
+    size_t cap = 4096, n = 0;
+    char *out = xmalloc(cap);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            out = xrealloc(out, cap);
+        }
+        ssize_t r = read(pfd[0], out + n, cap - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(pfd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(out);
+        return NULL; /* the script printed the reason (or Python's traceback) */
+    }
+    *len = n;
+    return out;
+}
+
+/* Splits a NUL-separated buffer into an argv (argv[0] = "wsgihost"). */
+static char **
+split_nul(char *buf, size_t len, int *argc)
+{
+    int n = 1;
+    for (size_t i = 0; i < len; i++) {
+        n += buf[i] == '\0';
+    }
+    char **v = xcalloc((size_t)n + 2, sizeof(char *));
+    int k = 0;
+    v[k++] = "wsgihost";
+    if (len > 0) {
+        v[k++] = buf;
+        for (size_t i = 0; i + 1 < len; i++) {
+            if (buf[i] == '\0') {
+                v[k++] = buf + i + 1;
+            }
+        }
+    }
+    *argc = k;
+    return v;
+}
+
+/* $WSGIHOST_CMD_ARGS: words split on blanks, with '...' and "..." quoting. */
+static char **
+split_words(const char *s, int *argc)
+{
+    size_t len = strlen(s);
+    char *buf = xmalloc(len + 1);
+    char **v = xcalloc(len / 2 + 3, sizeof(char *));
+    int k = 0;
+    v[k++] = "wsgihost";
+    size_t o = 0;
+    const char *p = s;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == '\n') {
+            p++;
+        }
+        if (*p == '\0') {
+            break;
+        }
+        v[k++] = buf + o;
+        char quote = 0;
+        while (*p != '\0' && (quote || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+            if (!quote && (*p == '\'' || *p == '"')) {
+                quote = *p++;
+                continue;
+            }
+            if (quote && *p == quote) {
+                quote = 0;
+                p++;
+                continue;
+            }
+            buf[o++] = *p++;
+        }
+        buf[o++] = '\0';
+    }
+    *argc = k;
+    return v;
+}
+
+/* Precedence: command line > $WSGIHOST_CMD_ARGS > config file > defaults. */
+int
+config_parse(struct config *c, int argc, char **argv)
+{
+    bool workers_set = false;
+    int rc;
+
+    /* The command line first, only to learn about -c, --help, --version. */
+    struct config probe;
+    config_defaults(&probe);
+    probe.source = 3;
+    bool probe_workers = false;
+    rc = cfg_parse_args(&probe, argc, argv, &probe_workers, true);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *file = probe.config_file;
+    const char *env_args = getenv("WSGIHOST_CMD_ARGS");
+    if (file == NULL && env_args != NULL) {
+        int eargc;
+        char **eargv = split_words(env_args, &eargc);
+        struct config eprobe;
+        config_defaults(&eprobe);
+        bool w = false;
+        if (cfg_parse_args(&eprobe, eargc, eargv, &w, false) < 0) {
+            return -1;
+        }
+        file = eprobe.config_file;
+    }
+    if (file != NULL) {
+        size_t len = 0;
+        char *buf = run_config_file(&probe, file, &len);
+        if (buf == NULL) {
+            return -1;
+        }
+        int fargc;
+        char **fargv = split_nul(buf, len, &fargc);
+        c->source = 1;
+        if (cfg_parse_args(c, fargc, fargv, &workers_set, true) != 0) {
+            fprintf(stderr, "wsgihost: (in the settings of config file %s)\n", file);
+            return -1;
+        }
+    }
+    if (env_args != NULL) {
+        int eargc;
+        char **eargv = split_words(env_args, &eargc);
+        c->source = 2;
+        if (cfg_parse_args(c, eargc, eargv, &workers_set, false) != 0) {
+            fprintf(stderr, "wsgihost: (in $WSGIHOST_CMD_ARGS)\n");
+            return -1;
+        }
+    }
+    c->source = 3;
+    rc = cfg_parse_args(c, argc, argv, &workers_set, true);
+    if (rc != 0) {
+        return rc;
+    }
+    c->config_file = file;
     if (c->app_spec == NULL) {
         return usage_error("missing MODULE:APP argument");
     }
@@ -716,5 +1055,62 @@ config_parse(struct config *c, int argc, char **argv)
             return -1;
         }
     }
+    if (c->print_config) {
+        config_print(c);
+        return 1;
+    }
     return 0;
+}
+
+void
+config_print(const struct config *c)
+{
+    printf("wsgi_app = %s\n", c->app_spec);
+    printf("config = %s\n", c->config_file ? c->config_file : "None");
+    printf("bind = [");
+    if (c->n_binds == 0) {
+        printf("'127.0.0.1:8000'");
+    }
+    for (size_t i = 0; i < c->n_binds; i++) {
+        printf("%s'%s'", i ? ", " : "", c->binds[i]);
+    }
+    printf("]\n");
+    printf("workers = %d\n", c->workers);
+    printf("threads = %d\n", c->threads);
+    printf("timeout = %g\n", c->timeout);
+    printf("graceful_timeout = %g\n", c->graceful_timeout);
+    printf("keepalive = %g\n", c->keepalive);
+    printf("header_timeout = %g\n", c->header_timeout);
+    printf("body_timeout = %g\n", c->body_timeout);
+    printf("send_timeout = %g\n", c->send_timeout);
+    printf("backlog = %d\n", c->backlog);
+    printf("preload_app = %s\n", c->preload ? "True" : "False");
+    printf("reload = %s\n", c->reload ? "True" : "False");
+    printf("max_requests = %llu\n", (unsigned long long)c->max_requests);
+    printf("max_requests_jitter = %llu\n", (unsigned long long)c->max_requests_jitter);
+    printf("worker_connections = %d\n", c->worker_connections);
+    printf("limit_request_line = %zu\n", c->limit_request_line);
+    printf("limit_request_fields = %zu\n", c->limit_request_fields);
+    printf("limit_request_field_size = %zu\n", c->limit_request_field_size);
+    printf("limit_request_body = %llu\n", (unsigned long long)c->limit_request_body);
+    printf("body_buffer_size = %zu\n", c->body_buffer_size);
+    printf("chdir = %s\n", c->chdir ? c->chdir : "None");
+    printf("pythonpath = [");
+    for (size_t i = 0; i < c->n_pythonpath; i++) {
+        printf("%s'%s'", i ? ", " : "", c->pythonpath[i]);
+    }
+    printf("]\n");
+    printf("accesslog = %s\n", c->access_logfile ? c->access_logfile : "None");
+    printf("access_log_format = %s\n",
+           c->access_logformat ? c->access_logformat : LOG_DEFAULT_ACCESS_FORMAT);
+    printf("errorlog = %s\n", c->error_logfile ? c->error_logfile : "-");
+    printf("loglevel = %d\n", c->log_level);
+    printf("pidfile = %s\n", c->pidfile ? c->pidfile : "None");
+    printf("user = %s\n", c->user ? c->user : "None");
+    printf("group = %s\n", c->group ? c->group : "None");
+    if (c->umask >= 0) {
+        printf("umask = 0o%o\n", (unsigned)c->umask);
+    } else {
+        printf("umask = None\n");
+    }
 }

@@ -55,7 +55,14 @@ struct config {
     bool reload;                  /* --reload: restart on source changes */
     const char *config_file;      /* -c FILE */
     bool print_config;
+
+    /* which source set app_spec, for precedence (1 file, 2 env, 3 argv) */
+    int source;
+    int app_spec_source;
 };
+
+/* Print the resolved settings, gunicorn's --print-config style. */
+void config_print(const struct config *c);
 
 /* Fill c with the defaults. */
 void config_defaults(struct config *c);

@@ -72,7 +72,10 @@ start_accepting(struct worker *w)
     for (size_t i = 0; i < w->n_ls; i++) {
         struct worker_listener *wl = &w->ls[i];
         if (wl->l->fd >= 0) {
-            loop_watch(w->loop, &wl->watch, wl->l->fd, EPOLLIN, on_accept);
+            /* Several workers share one listening socket: EPOLLEXCLUSIVE wakes
+             * one of them per connection instead of all (no thundering herd). */
+            loop_watch(w->loop, &wl->watch, wl->l->fd,
+                       w->slot != NULL ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN, on_accept);
         }
     }
     w->accepting = true;

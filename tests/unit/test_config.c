@@ -147,7 +147,8 @@ test_defaults(void)
     CHECK(c.send_timeout == 30 && c.graceful_timeout == 30);
     CHECK(c.access_logfile == NULL && c.access_logformat == NULL && c.error_logfile == NULL);
     CHECK(c.log_level == LOG_INFO);
-    CHECK(c.workers == 0 && c.threads == 1);
+    CHECK(c.workers == 0 && c.threads == 0 && c.timeout == 30 && !c.preload);
+    CHECK(c.umask == -1 && c.worker_connections == 1000 && c.max_requests == 0);
     CHECK(c.chdir == NULL && c.python_executable == NULL && c.n_pythonpath == 0);
 }
 
@@ -348,8 +349,12 @@ test_options(void)
     BAD("unknown option '--frobnicate'", "--frobnicate", "a:b");
     BAD("unknown option '--frobnicate'", "a:b", "--frobnicate=1");
     BAD("unknown option '-x'", "-x", "a:b");
-    BAD("option '--timeout' (gunicorn) is not supported", "--timeout", "30", "a:b");
-    BAD("option '--preload' (gunicorn) is not supported", "a:b", "--preload");
+    BAD("option '--worker-class' (gunicorn) is not supported", "--worker-class", "gevent", "a:b");
+    BAD("option '--daemon' (gunicorn) is not supported", "a:b", "--daemon");
+    BAD("--timeout: 'abc' is not a number of seconds", "--timeout", "abc", "a:b");
+    BAD("--umask: '0o9' is not a umask", "--umask", "0o9", "a:b");
+    CHECK(PARSE(&c, "a:b", "-t", "7", "--preload", "--umask", "0o22", "--max-requests", "9") == 0);
+    CHECK(c.timeout == 7 && c.preload && c.umask == 022 && c.max_requests == 9);
     BAD("ambiguous option '--limit-request-fi'", "--limit-request-fi", "5", "a:b");
     BAD("option '--help' takes no value", "--help=1", "a:b");
     BAD("option '--version' takes no value", "--version=yes");
