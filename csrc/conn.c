@@ -22,6 +22,7 @@
 
 #include "http_resp.h"
 #include "log.h"
+#include "pool.h"
 #include "wsgi.h"
 
 #define READ_CHUNK      16384
@@ -46,6 +47,14 @@ struct conn {
     struct outq out;
     struct http_resp resp;
     struct wsgi_call *call; /* a paused response iteration */
+    /* --threads: the app runs on a pool thread; while running the loop
+     * touches neither the parser, the response nor the output queue. */
+    struct pool_job job;
+    enum { JOB_HANDLE, JOB_RESUME, JOB_ABORT } job_kind;
+    enum wsgi_rc job_rc;
+    bool running;
+    bool detached;          /* closed while running: freed when the job returns */
+    double job_started;
     double accepted_at;
     double last_read;
     double last_write;
@@ -109,10 +118,22 @@ close_now(struct conn *c)
     if (c->closed) {
         return;
     }
-    if (c->call != NULL) {
-        struct wsgi_call *call = c->call;
-        c->call = NULL;
-        wsgi_abort(call);
+    if (c->call != NULL && !c->running) {
+        if (c->w->pool != NULL) {
+            /* close() of the result is Python: it runs on a pool thread,
+             * and the connection is freed when that job is back. */
+            c->job_kind = JOB_ABORT;
+            c->running = true;
+            c->detached = true;
+            pool_submit(c->w->pool, &c->job);
+        } else {
+            struct wsgi_call *call = c->call;
+            c->call = NULL;
+            wsgi_abort(call);
+        }
+    }
+    if (c->running) {
+        c->detached = true;
     }
     loop_unwatch(c->w->loop, &c->watch);
     close(c->fd);
@@ -129,10 +150,16 @@ close_now(struct conn *c)
     }
     w->n_conns--;
     /* Freed at the end of the loop iteration: events for it may still be
-     * queued in this epoll batch. */
+     * queued in this epoll batch. A connection whose job still runs is
+     * freed by conn_job_done() instead. */
     c->prev = NULL;
-    c->next = w->zombies;
-    w->zombies = c;
+    c->next = NULL;
+    if (!c->detached) {
+        c->next = w->zombies;
+        w->zombies = c;
+    } else {
+        w->n_detached++;
+    }
     worker_conn_closed(w, c);
 }
 
@@ -219,6 +246,75 @@ after_app(struct conn *c, enum wsgi_rc rc)
 }
 
 static void
+run_job(struct pool_job *job)
+{
+    struct conn *c = container_of(job, struct conn, job);
+    switch (c->job_kind) {
+    case JOB_HANDLE:
+        c->job_rc = wsgi_handle(http_request(c->parser), &c->resp, &c->call);
+        break;
+    case JOB_RESUME:
+        c->job_rc = wsgi_resume(c->call);
+        break;
+    case JOB_ABORT:
+        wsgi_abort(c->call);
+        c->call = NULL;
+        break;
+    }
+}
+
+static void
+submit(struct conn *c, int kind)
+{
+    c->job_kind = kind;
+    c->running = true;
+    c->job_started = now_mono();
+    c->w->n_running++;
+    pool_submit(c->w->pool, &c->job);
+}
+
+void
+conn_job_done(struct pool_job *job)
+{
+    struct conn *c = container_of(job, struct conn, job);
+    struct worker *w = c->w;
+    c->running = false;
+    if (c->job_kind != JOB_ABORT || !c->detached) {
+        w->n_running--;
+    }
+    if (c->detached) {
+        if (c->job_kind != JOB_ABORT && c->job_rc == WSGI_PAUSED && c->call != NULL) {
+            c->job_kind = JOB_ABORT;
+            c->running = true;
+            pool_submit(w->pool, &c->job);
+            return;
+        }
+        w->n_detached--;
+        conn_free(c);
+        return;
+    }
+    enum wsgi_rc rc = c->job_rc;
+    if (rc != WSGI_PAUSED) {
+        c->call = NULL;
+    }
+    after_app(c, rc);
+    process(c);
+}
+
+double
+conn_running_since(struct conn *c, char *what, size_t n)
+{
+    if (!c->running || c->detached) {
+        return 0;
+    }
+    struct http_req *req = http_request(c->parser);
+    snprintf(what, n, "%.*s %.*s from %s", (int)req->method_len, req->method,
+             (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
+             c->meta.remote_addr[0] ? c->meta.remote_addr : "unix socket");
+    return c->job_started;
+}
+
+static void
 dispatch(struct conn *c)
 {
     struct worker *w = c->w;
@@ -226,6 +322,13 @@ dispatch(struct conn *c)
     bool keep = !w->stopping && w->cfg->keepalive > 0 && !http_upgraded(c->parser);
     http_resp_init(&c->resp, &c->out, req, keep);
     c->call = NULL;
+    if (w->pool != NULL) {
+        /* Hand each chunk of a streamed body back to the loop, so it is
+         * sent while the app produces the next one. */
+        c->resp.yield_each_chunk = true;
+        submit(c, JOB_HANDLE);
+        return;
+    }
     worker_busy(w, req);
     enum wsgi_rc rc = wsgi_handle(req, &c->resp, &c->call);
     worker_idle(w);
@@ -251,7 +354,7 @@ bad_request(struct conn *c, int status, const char *why)
 static void
 parse_input(struct conn *c)
 {
-    while (!c->closed && !c->close_after_flush && c->call == NULL) {
+    while (!c->closed && !c->close_after_flush && c->call == NULL && !c->running) {
         if (outq_pending(&c->out) > HTTP_RESP_HIGH_WATER) {
             break;
         }
@@ -362,11 +465,18 @@ process(struct conn *c)
 {
     for (int round = 0; round < 64 && !c->closed; round++) {
         parse_input(c);
+        if (c->running) {
+            break;
+        }
         if (c->closed || flush(c) < 0) {
             return;
         }
         /* A paused response continues once the queue has drained. */
         if (c->call != NULL && outq_pending(&c->out) < HTTP_RESP_LOW_WATER) {
+            if (c->w->pool != NULL) {
+                submit(c, JOB_RESUME);
+                break;
+            }
             worker_busy(c->w, http_request(c->parser));
             enum wsgi_rc rc = wsgi_resume(c->call);
             worker_idle(c->w);
@@ -378,6 +488,10 @@ process(struct conn *c)
         break;
     }
     if (c->closed) {
+        return;
+    }
+    if (c->running) {
+        set_events(c);
         return;
     }
     if (outq_pending(&c->out) == 0 && c->call == NULL) {
@@ -445,6 +559,7 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
     buf_init(&c->in);
     outq_init(&c->out);
     c->accepted_at = c->last_read = c->last_write = now_mono();
+    c->job.run = run_job;
     c->next = w->conns;
     if (w->conns != NULL) {
         w->conns->prev = c;
@@ -492,7 +607,7 @@ conn_check_timeout(struct conn *c, double now)
         }
         return;
     }
-    if (c->call != NULL || c->close_after_flush) {
+    if (c->call != NULL || c->close_after_flush || c->running) {
         return;
     }
     if (http_in_body(c->parser)) {
@@ -526,7 +641,7 @@ conn_drain(struct conn *c)
     }
     /* Between requests: close now. Otherwise the request in progress is
      * answered with Connection: close (request_done sees w->stopping). */
-    if (c->call == NULL && outq_pending(&c->out) == 0 && http_idle(c->parser) &&
+    if (c->call == NULL && !c->running && outq_pending(&c->out) == 0 && http_idle(c->parser) &&
         c->in.len == 0) {
         close_now(c);
     }

@@ -21,5 +21,11 @@ void conn_abort(struct conn *c);
 /* Release a closed connection's memory. */
 void conn_free(struct conn *c);
 struct conn *conn_next(struct conn *c);
+/* --threads: a job handed to the pool is back (called on the loop thread). */
+struct pool_job;
+void conn_job_done(struct pool_job *job);
+/* When the app has been running for this connection's request (0 = not
+ * running); what gets "METHOD target from addr". */
+double conn_running_since(struct conn *c, char *what, size_t n);
 
 #endif

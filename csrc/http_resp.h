@@ -28,6 +28,7 @@ struct http_resp {
     bool no_body;       /* HEAD, 1xx, 204, 304: body bytes are dropped */
     bool keep_alive;    /* in: allowed by the server; out: the connection may be reused */
     bool finished;
+    bool yield_each_chunk; /* the producer pauses after every chunk (thread pool) */
     uint64_t body_sent; /* body bytes queued (after truncation) */
 };
 
@@ -60,7 +61,8 @@ void http_resp_simple(struct http_resp *r, int status, const char *body);
 static inline bool
 http_resp_should_pause(const struct http_resp *r)
 {
-    return outq_pending(r->out) > HTTP_RESP_HIGH_WATER;
+    return r->yield_each_chunk ? outq_pending(r->out) > 0
+                               : outq_pending(r->out) > HTTP_RESP_HIGH_WATER;
 }
 /* The app's headers, for the access log ({name}o atoms). */
 const struct hfield *http_resp_fields(struct http_resp *r, size_t *n);

@@ -133,6 +133,11 @@ main(int argc, char **argv)
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
     }
+    if (cfg.threads == 0) {
+        /* flask run is threaded: one slow request must not freeze the
+         * others in dev-server mode. With -w, gunicorn's default of 1. */
+        cfg.threads = cfg.workers > 0 ? 1 : 4;
+    }
     if (log_open(cfg.error_logfile, cfg.log_level, cfg.access_logfile, cfg.access_logformat) !=
         0) {
         return 1;

@@ -261,9 +261,16 @@ pyrt_init(const struct config *c)
     return 0;
 }
 
+/* The calling pool thread's state; NULL on the main thread. */
+static _Thread_local PyThreadState *thread_ts;
+
 void
 pyrt_enter(void)
 {
+    if (thread_ts != NULL) {
+        PyEval_RestoreThread(thread_ts);
+        return;
+    }
     PyEval_RestoreThread(main_ts);
     main_ts = NULL;
     gil_held = true;
@@ -272,8 +279,33 @@ pyrt_enter(void)
 void
 pyrt_leave(void)
 {
+    if (thread_ts != NULL) {
+        PyEval_SaveThread();
+        return;
+    }
     gil_held = false;
     main_ts = PyEval_SaveThread();
+}
+
+void
+pyrt_thread_begin(void)
+{
+    PyThreadState *ts = PyThreadState_New(PyInterpreterState_Main());
+    PyEval_RestoreThread(ts);
+    PyEval_SaveThread();
+    thread_ts = ts;
+}
+
+void
+pyrt_thread_end(void)
+{
+    if (thread_ts == NULL) {
+        return;
+    }
+    PyEval_RestoreThread(thread_ts);
+    PyThreadState_Clear(thread_ts);
+    PyThreadState_DeleteCurrent();
+    thread_ts = NULL;
 }
 
 /* Resolve names[0].names[1]... on the module. Returns a new reference or

@@ -13,7 +13,12 @@ int pyrt_init(const struct config *c);
 /* Import c->app_spec and keep the callable. On failure print the traceback
  * and one line naming the problem to stderr; return -1. */
 int pyrt_load_app(const char *spec);
-/* Take / release the GIL for the calling (main) thread. */
+/* A pool thread's life: its own PyThreadState for all its calls
+ * (Doc/c-api/threads.rst, "reusing a thread state"). */
+void pyrt_thread_begin(void);
+void pyrt_thread_end(void);
+/* Take / release the GIL for the calling thread (the main thread or a pool
+ * thread after pyrt_thread_begin). */
 void pyrt_enter(void);
 void pyrt_leave(void);
 /* Print the pending Python exception (traceback) to the error log. GIL held. */

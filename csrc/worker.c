@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "master.h"
+#include "pool.h"
 #include "pyrt.h"
 #include "wsgi.h"
 #include "log.h"
@@ -175,14 +176,46 @@ on_signal(struct loop_watch *lw, uint32_t events)
 }
 
 static void
+on_pool(struct loop_watch *lw, uint32_t events)
+{
+    struct worker *w = container_of(lw, struct worker, poolwatch);
+    (void)events;
+    struct pool_job *j = pool_take_done(w->pool);
+    while (j != NULL) {
+        struct pool_job *next = j->next;
+        conn_job_done(j);
+        j = next;
+    }
+}
+
+static void
 tick(struct worker *w)
 {
     double now = now_mono();
+    double oldest = 0;
+    char what[sizeof(((struct worker_slot *)0)->req)];
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = conn_next(c);
+        if (w->pool != NULL && w->slot != NULL) {
+            char cur[sizeof(what)];
+            double since = conn_running_since(c, cur, sizeof(cur));
+            if (since > 0 && (oldest == 0 || since < oldest)) {
+                oldest = since;
+                memcpy(what, cur, sizeof(what));
+            }
+        }
         conn_check_timeout(c, now);
         c = next;
+    }
+    if (w->pool != NULL && w->slot != NULL) {
+        /* With threads, the heartbeat reports the oldest running request. */
+        if (oldest > 0) {
+            memcpy(w->slot->req, what, sizeof(what));
+            w->slot->busy_since_ms = (int64_t)(oldest * 1000.0) + (oldest * 1000.0 < 1 ? 1 : 0);
+        } else {
+            w->slot->busy_since_ms = 0;
+        }
     }
     if (!w->accepting && !w->stopping) {
         start_accepting(w); /* retry after EMFILE */
@@ -234,10 +267,17 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
     if (loop_watch(w.loop, &w.sigwatch, sig_fd(), EPOLLIN, on_signal) != 0) {
         return 1;
     }
+    if (cfg->threads > 1) {
+        w.pool = pool_new(cfg->threads, pyrt_thread_begin, pyrt_thread_end);
+        if (w.pool == NULL ||
+            loop_watch(w.loop, &w.poolwatch, pool_fd(w.pool), EPOLLIN, on_pool) != 0) {
+            return 1;
+        }
+    }
     start_accepting(&w);
     double next_tick = now_mono() + TICK_MS / 1000.0;
     while (!w.quit) {
-        if (w.stopping && w.conns == NULL) {
+        if (w.stopping && w.conns == NULL && w.n_detached == 0) {
             break;
         }
         double now = now_mono();
@@ -257,6 +297,17 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
     }
     begin_stop(&w, false);
     free_zombies(&w);
+    if (w.pool != NULL) {
+        /* Let the jobs in flight (and the close() jobs just queued) end. */
+        for (int i = 0; i < 200 && w.n_detached > 0; i++) {
+            if (loop_run_once(w.loop, 50) < 0) {
+                break;
+            }
+        }
+        loop_unwatch(w.loop, &w.poolwatch);
+        pool_free(w.pool);
+        w.pool = NULL;
+    }
     loop_unwatch(w.loop, &w.sigwatch);
     loop_free(w.loop);
     free(w.ls);

@@ -1,0 +1,170 @@
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct pool_job *head, *tail;         /* waiting to run */
+    struct pool_job *done_head, *done_tail; /* finished, for the loop */
+    size_t busy;
+    bool stop;
+    int efd;
+    int n;
+    pthread_t *threads;
+    void (*begin)(void);
+    void (*end)(void);
+};
+
+static void
+push(struct pool_job **head, struct pool_job **tail, struct pool_job *j)
+{
+    j->next = NULL;
+    if (*tail != NULL) {
+        (*tail)->next = j;
+    } else {
+        *head = j;
+    }
+    *tail = j;
+}
+
+static void *
+thread_main(void *arg)
+{
+    struct pool *p = arg;
+    if (p->begin != NULL) {
+        p->begin();
+    }
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->head == NULL && !p->stop) {
+            pthread_cond_wait(&p->cond, &p->lock);
+        }
+        if (p->head == NULL && p->stop) {
+            break;
+        }
+        struct pool_job *j = p->head;
+        p->head = j->next;
+        if (p->head == NULL) {
+            p->tail = NULL;
+        }
+        pthread_mutex_unlock(&p->lock);
+        j->run(j);
+        pthread_mutex_lock(&p->lock);
+        bool was_empty = p->done_head == NULL;
+        push(&p->done_head, &p->done_tail, j);
+        if (was_empty) {
+            /* One wake-up per batch: the loop takes the whole list. */
+            uint64_t one = 1;
+            ssize_t r = write(p->efd, &one, sizeof(one));
+            (void)r;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (p->end != NULL) {
+        p->end();
+    }
+    return NULL;
+}
+
+struct pool *
+pool_new(int n, void (*thread_begin)(void), void (*thread_end)(void))
+{
+    struct pool *p = xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->begin = thread_begin;
+    p->end = thread_end;
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0) {
+        log_error("eventfd: %m");
+        free(p);
+        return NULL;
+    }
+    p->threads = xcalloc((size_t)n, sizeof(pthread_t));
+    /* Signals belong to the loop thread (its self-pipe); pool threads
+     * block them so a handler never interrupts application code. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < n; i++) {
+        int rc = pthread_create(&p->threads[i], NULL, thread_main, p);
+        if (rc != 0) {
+            errno = rc;
+            log_error("pthread_create: %m");
+            break;
+        }
+        p->n++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (p->n == 0) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int
+pool_fd(const struct pool *p)
+{
+    return p->efd;
+}
+
+void
+pool_submit(struct pool *p, struct pool_job *job)
+{
+    pthread_mutex_lock(&p->lock);
+    push(&p->head, &p->tail, job);
+    p->busy++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+struct pool_job *
+pool_take_done(struct pool *p)
+{
+    uint64_t v;
+    ssize_t r = read(p->efd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&p->lock);
+    struct pool_job *list = p->done_head;
+    for (struct pool_job *j = list; j != NULL; j = j->next) {
+        p->busy--;
+    }
+    p->done_head = p->done_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    return list;
+}
+
+size_t
+pool_busy(const struct pool *p)
+{
+    return p->busy;
+}
+
+void
+pool_free(struct pool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n; i++) {
+        pthread_join(p->threads[i], NULL);
+    }
+    close(p->efd);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->threads);
+    free(p);
+}

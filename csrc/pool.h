@@ -1,0 +1,33 @@
+/* A fixed pool of threads that run jobs handed over by the event loop, and
+ * hand them back through an eventfd the loop watches. The loop keeps all
+ * socket I/O; a job only runs the application (--threads N). */
+#ifndef WSGIHOST_POOL_H
+#define WSGIHOST_POOL_H
+
+#include "util.h"
+
+struct pool_job;
+typedef void (*pool_fn)(struct pool_job *job);
+
+/* Embed in the owner; container_of() gets it back. */
+struct pool_job {
+    pool_fn run;  /* runs on a pool thread */
+    struct pool_job *next;
+};
+
+struct pool;
+
+/* Start n threads; each calls thread_begin() first and thread_end() last
+ * (both may be NULL). Returns NULL after logging. */
+struct pool *pool_new(int n, void (*thread_begin)(void), void (*thread_end)(void));
+/* The eventfd that becomes readable when finished jobs are waiting. */
+int pool_fd(const struct pool *p);
+void pool_submit(struct pool *p, struct pool_job *job);
+/* Take every finished job, oldest first (a singly linked list via next). */
+struct pool_job *pool_take_done(struct pool *p);
+/* Jobs queued or running. */
+size_t pool_busy(const struct pool *p);
+/* Stop after the queued jobs, join the threads, free. */
+void pool_free(struct pool *p);
+
+#endif
