@@ -138,6 +138,10 @@ main(int argc, char **argv)
          * others in dev-server mode. With -w, gunicorn's default of 1. */
         cfg.threads = cfg.workers > 0 ? 1 : 4;
     }
+    if (cfg.reload && cfg.workers == 0) {
+        /* Reloading restarts the worker, which needs a master to do it. */
+        cfg.workers = 1;
+    }
     if (log_open(cfg.error_logfile, cfg.log_level, cfg.access_logfile, cfg.access_logformat) !=
         0) {
         return 1;

@@ -521,3 +521,89 @@ pyrt_fork_child(void)
     PyOS_AfterFork_Child();
     pyrt_leave();
 }
+
+/* --reload: the directories to watch. Every imported module whose file is
+ * outside the standard library and site-packages (the app's own code), the
+ * current directory and --pythonpath entries, and the packages directly
+ * under them (so a package whose import failed is still watched). */
+static const char source_dirs_code[] =
+    "def _wsgihost_source_dirs(extra):\n"
+    "    import os, sys, sysconfig, site\n"
+    "    skip = set()\n"
+    "    for k in ('stdlib', 'platstdlib', 'purelib', 'platlib'):\n"
+    "        p = sysconfig.get_paths().get(k)\n"
+    "        if p: skip.add(os.path.realpath(p))\n"
+    "    for p in site.getsitepackages() + [site.getusersitepackages()]:\n"
+    "        skip.add(os.path.realpath(p))\n"
+    "    for p in sys.path:\n"
+    "        if 'dist-packages' in p or 'site-packages' in p: skip.add(os.path.realpath(p))\n"
+    "    def ok(d):\n"
+    "        d = os.path.realpath(d)\n"
+    "        return not any(d == s or d.startswith(s + os.sep) for s in skip)\n"
+    "    dirs = set()\n"
+    "    roots = [os.getcwd()] + list(extra)\n"
+    "    for r in roots:\n"
+    "        r = os.path.realpath(r)\n"
+    "        if os.path.isdir(r) and ok(r):\n"
+    "            dirs.add(r)\n"
+    "            for e in os.scandir(r):\n"
+    "                if e.is_dir() and os.path.exists(os.path.join(e.path, '__init__.py')):\n"
+    "                    dirs.add(os.path.realpath(e.path))\n"
+    "    for m in list(sys.modules.values()):\n"
+    "        f = getattr(m, '__file__', None)\n"
+    "        if f and f.endswith('.py') and ok(os.path.dirname(f)):\n"
+    "            dirs.add(os.path.realpath(os.path.dirname(f)))\n"
+    "    return sorted(dirs)\n";
+
+char **
+pyrt_source_dirs(const struct config *c)
+{
+    char **out = NULL;
+    pyrt_enter();
+    PyObject *ns = PyDict_New();
+    PyObject *extra = PyList_New(0);
+    PyObject *res = NULL;
+    if (ns == NULL || extra == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_pythonpath; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(c->pythonpath[i]);
+        if (s == NULL || PyList_Append(extra, s) != 0) {
+            Py_XDECREF(s);
+            goto done;
+        }
+        Py_DECREF(s);
+    }
+    if (PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) != 0) {
+        goto done;
+    }
+    PyObject *r = PyRun_String(source_dirs_code, Py_file_input, ns, ns);
+    if (r == NULL) {
+        goto done;
+    }
+    Py_DECREF(r);
+    PyObject *fn = PyDict_GetItemString(ns, "_wsgihost_source_dirs"); /* borrowed */
+    if (fn == NULL) {
+        goto done;
+    }
+    res = PyObject_CallOneArg(fn, extra);
+    if (res == NULL || !PyList_Check(res)) {
+        goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(res);
+    out = xcalloc((size_t)n + 1, sizeof(char *));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyUnicode_EncodeFSDefault(PyList_GET_ITEM(res, i));
+        out[i] = xstrdup(b != NULL ? PyBytes_AS_STRING(b) : ".");
+        Py_XDECREF(b);
+    }
+done:
+    if (PyErr_Occurred()) {
+        pyrt_log_exception();
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(extra);
+    Py_XDECREF(ns);
+    pyrt_leave();
+    return out;
+}

@@ -29,6 +29,9 @@ void pyrt_log_exception(void);
 void pyrt_fork_prepare(void);
 void pyrt_fork_parent(void);
 void pyrt_fork_child(void);
+/* --reload: NULL-terminated, malloc'd list of directories holding the
+ * app's own source (not stdlib or site-packages). */
+char **pyrt_source_dirs(const struct config *c);
 /* Release the app and finalize the interpreter. */
 void pyrt_finalize(void);
 

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <time.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "master.h"
 #include "pool.h"
 #include "pyrt.h"
+#include "reload.h"
 #include "wsgi.h"
 #include "log.h"
 #include "sig.h"
@@ -189,6 +191,18 @@ on_pool(struct loop_watch *lw, uint32_t events)
 }
 
 static void
+on_reload(struct loop_watch *lw, uint32_t events)
+{
+    struct worker *w = container_of(lw, struct worker, reloadwatch);
+    (void)events;
+    char path[4096];
+    if (reload_changed(w->reload, path, sizeof(path)) && !w->stopping) {
+        log_info("Worker reloading: %s modified", path);
+        begin_stop(w, true);
+    }
+}
+
+static void
 tick(struct worker *w)
 {
     double now = now_mono();
@@ -237,12 +251,14 @@ free_zombies(struct worker *w)
 }
 
 static int
-worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot)
+worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+           struct reload_watch *rw)
 {
     struct worker w;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
     w.slot = slot;
+    w.reload = rw;
     w.max_requests = cfg->max_requests;
     if (w.max_requests && cfg->max_requests_jitter) {
         /* Spread recycling so the workers do not all restart at once. */
@@ -265,6 +281,9 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
         w.ls[i].w = &w;
     }
     if (loop_watch(w.loop, &w.sigwatch, sig_fd(), EPOLLIN, on_signal) != 0) {
+        return 1;
+    }
+    if (rw != NULL && loop_watch(w.loop, &w.reloadwatch, reload_fd(rw), EPOLLIN, on_reload) != 0) {
         return 1;
     }
     if (cfg->threads > 1) {
@@ -309,9 +328,52 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
         w.pool = NULL;
     }
     loop_unwatch(w.loop, &w.sigwatch);
+    if (rw != NULL) {
+        loop_unwatch(w.loop, &w.reloadwatch);
+    }
     loop_free(w.loop);
     free(w.ls);
     return w.exit_code;
+}
+
+static void
+free_strv(char **v)
+{
+    for (size_t i = 0; v[i] != NULL; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+static void
+wait_for_change(const struct config *cfg)
+{
+    char **dirs = pyrt_source_dirs(cfg);
+    if (dirs == NULL) {
+        return;
+    }
+    struct reload_watch *rw = reload_watch_new(dirs);
+    free_strv(dirs);
+    if (rw == NULL) {
+        return;
+    }
+    log_error("The application failed to load (traceback above); waiting for a change");
+    for (;;) {
+        struct pollfd p[2] = {{.fd = reload_fd(rw), .events = POLLIN},
+                              {.fd = sig_fd(), .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        if (p[1].revents && (sig_take() & ((1u << SIGTERM) | (1u << SIGINT) | (1u << SIGQUIT)))) {
+            break;
+        }
+        char path[4096];
+        if (p[0].revents && reload_changed(rw, path, sizeof(path))) {
+            log_info("Worker reloading: %s modified", path);
+            break;
+        }
+    }
+    reload_watch_free(rw);
 }
 
 int
@@ -319,8 +381,26 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
              bool multiprocess)
 {
     if (!cfg->preload) {
-        if (pyrt_init(cfg) != 0 || pyrt_load_app(cfg->app_spec) != 0) {
+        if (pyrt_init(cfg) != 0) {
             return WORKER_BOOT_FAILED;
+        }
+        if (pyrt_load_app(cfg->app_spec) != 0) {
+            if (cfg->reload) {
+                /* Like flask run --reload: report, keep watching, and come
+                 * back with a fresh import once a source file changes. */
+                wait_for_change(cfg);
+                pyrt_finalize();
+                return 0;
+            }
+            return WORKER_BOOT_FAILED;
+        }
+    }
+    struct reload_watch *rw = NULL;
+    if (cfg->reload) {
+        char **dirs = pyrt_source_dirs(cfg);
+        if (dirs != NULL) {
+            rw = reload_watch_new(dirs);
+            free_strv(dirs);
         }
     }
     struct wsgi_server_info info = {
@@ -336,7 +416,8 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         slot->pid = (int)getpid();
         slot->booted = 1;
     }
-    int rc = worker_run(cfg, ls, n_ls, slot);
+    int rc = worker_run(cfg, ls, n_ls, slot, rw);
+    reload_watch_free(rw);
     wsgi_fini();
     pyrt_finalize();
     return rc;

@@ -38,6 +38,8 @@ struct worker {
     struct worker_slot *slot; /* shared with the master, NULL in single-process mode */
     uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
     struct pool *pool;        /* --threads > 1: app calls run here */
+    struct reload_watch *reload; /* --reload */
+    struct loop_watch reloadwatch;
     struct loop_watch poolwatch;
     size_t n_running;         /* connections whose job is in the pool */
     size_t n_detached;        /* closed connections waiting for their job */
