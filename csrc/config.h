@@ -3,6 +3,7 @@
 #ifndef WSGIHOST_CONFIG_H
 #define WSGIHOST_CONFIG_H
 
+#include "proxy.h"
 #include "util.h"
 
 #define CONFIG_MAX_BINDS 16
@@ -56,9 +57,28 @@ struct config {
     const char *config_file;      /* -c FILE */
     bool print_config;
 
+    /* TLS (every --bind serves HTTPS when certfile is set, as gunicorn) */
+    const char *certfile;  /* PEM certificate chain, server certificate first */
+    const char *keyfile;   /* PEM private key; NULL = in certfile */
+    const char *ca_certs;  /* PEM CA bundle that client certificates must chain to */
+    int cert_reqs;         /* CONFIG_CERT_NONE / _OPTIONAL / _REQUIRED */
+    const char *ciphers;   /* OpenSSL cipher list for TLS 1.2; NULL = OpenSSL's default */
+    int tls_min_version;   /* 12 or 13 (TLS 1.2 / 1.3) */
+
+    /* behind a proxy */
+    struct ip_allow forwarded_allow; /* --forwarded-allow-ips: peers whose X-Forwarded-* count */
+    bool proxy_protocol;             /* a PROXY header (v1/v2) opens every connection */
+    struct ip_allow proxy_allow;     /* --proxy-allow-from: peers that may send it */
+
     /* which source set app_spec, for precedence (1 file, 2 env, 3 argv) */
     int source;
     int app_spec_source;
+};
+
+enum config_cert_reqs {
+    CONFIG_CERT_NONE = 0, /* gunicorn's ssl.CERT_NONE ... numbers */
+    CONFIG_CERT_OPTIONAL = 1,
+    CONFIG_CERT_REQUIRED = 2,
 };
 
 /* Print the resolved settings, gunicorn's --print-config style. */

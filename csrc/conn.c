@@ -123,6 +123,7 @@ close_now(struct conn *c)
             /* close() of the result is Python: it runs on a pool thread,
              * and the connection is freed when that job is back. */
             c->job_kind = JOB_ABORT;
+            c->job.pin = c->job.ran_on;
             c->running = true;
             c->detached = true;
             pool_submit(c->w->pool, &c->job);
@@ -266,6 +267,9 @@ run_job(struct pool_job *job)
 static void
 submit(struct conn *c, int kind)
 {
+    /* The app is called on any thread; its result is iterated and closed
+     * on that same thread. */
+    c->job.pin = kind == JOB_HANDLE ? -1 : c->job.ran_on;
     c->job_kind = kind;
     c->running = true;
     c->job_started = now_mono();
@@ -285,6 +289,7 @@ conn_job_done(struct pool_job *job)
     if (c->detached) {
         if (c->job_kind != JOB_ABORT && c->job_rc == WSGI_PAUSED && c->call != NULL) {
             c->job_kind = JOB_ABORT;
+            c->job.pin = c->job.ran_on;
             c->running = true;
             pool_submit(w->pool, &c->job);
             return;
@@ -344,7 +349,7 @@ bad_request(struct conn *c, int status, const char *why)
     struct http_req *req = http_request(c->parser);
     log_info("%s:%d: %d %s: %s", c->meta.remote_addr, c->meta.remote_port, status,
              http_status_reason(status), why);
-    http_resp_error(&c->out, status, false);
+    http_resp_error(&c->out, status, http_error_is_head(c->parser));
     (void)req;
     c->close_after_flush = true;
 }

@@ -162,6 +162,14 @@ on_header_value(llhttp_t *ll, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 9110 5.6.2 tchar */
+static bool
+is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static bool
 span_ieq(const char *s, size_t n, const char *lit)
 {
@@ -281,9 +289,16 @@ parse_target(struct http_parser *p)
             !host_valid(auth, (size_t)(a - auth))) {
             return fail(p, 400, "invalid authority in request-target");
         }
-        /* RFC 9112 3.2.2: the target's authority overrides Host. */
+        /* RFC 9112 3.2.2: the target's authority overrides Host, also
+         * for the app, which sees it as HTTP_HOST. */
         r->host = auth;
         r->host_len = (size_t)(a - auth);
+        for (size_t i = 0; i < r->n_headers; i++) {
+            if (span_ieq(r->headers[i].name, r->headers[i].name_len, "host")) {
+                r->headers[i].value = r->host;
+                r->headers[i].value_len = r->host_len;
+            }
+        }
         path = a;
         path_len = (size_t)(end - a);
         if (path_len == 0 || path[0] == '?') {
@@ -391,6 +406,13 @@ on_headers_complete(llhttp_t *ll)
         trim_ows(&f->value, &f->value_len);
         if (f->name_len == 0) {
             return fail(p, 400, "empty header name");
+        }
+        /* RFC 9112 5.1: no whitespace between a field name and the colon;
+         * a server MUST reject such a request (llhttp lets "X-A :" through). */
+        for (size_t k = 0; k < f->name_len; k++) {
+            if (!is_tchar((unsigned char)f->name[k])) {
+                return fail(p, 400, "invalid character in a header name");
+            }
         }
 
         if (span_ieq(f->name, f->name_len, "host")) {
@@ -699,6 +721,13 @@ http_next(struct http_parser *p)
         llhttp_init(&p->ll, HTTP_REQUEST, &settings);
         p->ll.data = p;
     }
+}
+
+bool
+http_error_is_head(const struct http_parser *p)
+{
+    /* llhttp has parsed the method once the request line got past it. */
+    return p->started && p->ll.method == HTTP_HEAD && (p->url_len > 0 || p->head_done);
 }
 
 bool

@@ -79,6 +79,8 @@ enum http_event http_feed_eof(struct http_parser *p);
 struct http_req *http_request(struct http_parser *p);
 int http_error_status(const struct http_parser *p);
 const char *http_error_reason(const struct http_parser *p); /* for the log */
+/* The bad request was a HEAD: its error response has no body. */
+bool http_error_is_head(const struct http_parser *p);
 /* Forget the finished request and get ready for the next one. */
 void http_next(struct http_parser *p);
 /* True when no byte of a request is pending. */

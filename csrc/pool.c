@@ -12,7 +12,10 @@
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct pool_job *head, *tail;         /* waiting to run */
+    struct pool_job *head, *tail;         /* waiting to run on any thread */
+    struct pinned {
+        struct pool_job *head, *tail;
+    } *pinned;                            /* per thread */
     struct pool_job *done_head, *done_tail; /* finished, for the loop */
     size_t busy;
     bool stop;
@@ -35,26 +38,45 @@ push(struct pool_job **head, struct pool_job **tail, struct pool_job *j)
     *tail = j;
 }
 
+struct thread_arg {
+    struct pool *p;
+    int index;
+};
+
+static struct pool_job *
+pop(struct pool_job **head, struct pool_job **tail)
+{
+    struct pool_job *j = *head;
+    *head = j->next;
+    if (*head == NULL) {
+        *tail = NULL;
+    }
+    return j;
+}
+
 static void *
 thread_main(void *arg)
 {
-    struct pool *p = arg;
+    struct thread_arg *ta = arg;
+    struct pool *p = ta->p;
+    int me = ta->index;
+    free(ta);
+    struct pinned *mine = &p->pinned[me];
     if (p->begin != NULL) {
         p->begin();
     }
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (p->head == NULL && !p->stop) {
+        while (mine->head == NULL && p->head == NULL && !p->stop) {
             pthread_cond_wait(&p->cond, &p->lock);
         }
-        if (p->head == NULL && p->stop) {
+        if (mine->head == NULL && p->head == NULL && p->stop) {
             break;
         }
-        struct pool_job *j = p->head;
-        p->head = j->next;
-        if (p->head == NULL) {
-            p->tail = NULL;
-        }
+        /* Work pinned to this thread first: it continues a response. */
+        struct pool_job *j = mine->head != NULL ? pop(&mine->head, &mine->tail)
+                                                : pop(&p->head, &p->tail);
+        j->ran_on = me;
         pthread_mutex_unlock(&p->lock);
         j->run(j);
         pthread_mutex_lock(&p->lock);
@@ -89,15 +111,20 @@ pool_new(int n, void (*thread_begin)(void), void (*thread_end)(void))
         return NULL;
     }
     p->threads = xcalloc((size_t)n, sizeof(pthread_t));
+    p->pinned = xcalloc((size_t)n, sizeof(*p->pinned));
     /* Signals belong to the loop thread (its self-pipe); pool threads
      * block them so a handler never interrupts application code. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int i = 0; i < n; i++) {
-        int rc = pthread_create(&p->threads[i], NULL, thread_main, p);
+        struct thread_arg *ta = xmalloc(sizeof(*ta));
+        ta->p = p;
+        ta->index = i;
+        int rc = pthread_create(&p->threads[i], NULL, thread_main, ta);
         if (rc != 0) {
             errno = rc;
+            free(ta);
             log_error("pthread_create: %m");
             break;
         }
@@ -121,9 +148,15 @@ void
 pool_submit(struct pool *p, struct pool_job *job)
 {
     pthread_mutex_lock(&p->lock);
-    push(&p->head, &p->tail, job);
     p->busy++;
-    pthread_cond_signal(&p->cond);
+    if (job->pin >= 0 && job->pin < p->n) {
+        push(&p->pinned[job->pin].head, &p->pinned[job->pin].tail, job);
+        /* Only that thread may take it: wake them all, it is among them. */
+        pthread_cond_broadcast(&p->cond);
+    } else {
+        push(&p->head, &p->tail, job);
+        pthread_cond_signal(&p->cond);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -166,5 +199,6 @@ pool_free(struct pool *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     free(p->threads);
+    free(p->pinned);
     free(p);
 }

@@ -13,6 +13,8 @@ typedef void (*pool_fn)(struct pool_job *job);
 struct pool_job {
     pool_fn run;  /* runs on a pool thread */
     struct pool_job *next;
+    int pin;      /* thread index to run on, or -1 for any */
+    int ran_on;   /* set by the pool: the thread that ran it */
 };
 
 struct pool;
@@ -22,6 +24,9 @@ struct pool;
 struct pool *pool_new(int n, void (*thread_begin)(void), void (*thread_end)(void));
 /* The eventfd that becomes readable when finished jobs are waiting. */
 int pool_fd(const struct pool *p);
+/* Run job on any thread (job->pin = -1) or on thread job->pin. A WSGI
+ * result must be iterated on the thread that called the app: thread-locals
+ * and context variables (Flask's stream_with_context) live there. */
 void pool_submit(struct pool *p, struct pool_job *job);
 /* Take every finished job, oldest first (a singly linked list via next). */
 struct pool_job *pool_take_done(struct pool *p);

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <time.h>
@@ -130,6 +131,44 @@ worker_request_done(struct worker *w)
     }
 }
 
+static void *
+watchdog(void *arg)
+{
+    double seconds = *(double *)arg;
+    free(arg);
+    struct timespec ts = {.tv_sec = (time_t)seconds,
+                          .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    /* The loop could not finish in time: an app call is still running (and
+     * cannot be interrupted). Leave without waiting for it, as gunicorn's
+     * arbiter does with SIGKILL. */
+    log_error("graceful timeout: exiting with requests still running in the application");
+    log_flush();
+    _exit(1);
+    return NULL;
+}
+
+/* A thread that ends the process if the graceful stop overruns by a second. */
+static void
+start_watchdog(double seconds)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    double *arg = xmalloc(sizeof(*arg));
+    *arg = seconds + 1.0;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (pthread_create(&t, &attr, watchdog, arg) != 0) {
+        free(arg);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
 static void
 begin_stop(struct worker *w, bool graceful)
 {
@@ -137,6 +176,7 @@ begin_stop(struct worker *w, bool graceful)
         w->stopping = true;
         w->stop_deadline = now_mono() + w->cfg->graceful_timeout;
         stop_accepting(w, true);
+        start_watchdog(w->cfg->graceful_timeout);
     }
     struct conn *c = w->conns;
     while (c != NULL) {

@@ -1,0 +1,2 @@
+"""`app` is not callable."""
+app = 42

@@ -1,0 +1,197 @@
+"""The WSGI environ (PEP 3333 / CGI): keys, native-string values, header
+mapping and the wsgi.* members."""
+
+import pytest
+
+from support import RawConn, build_request
+
+
+@pytest.fixture(scope="module")
+def env_server(module_server_factory):
+    return module_server_factory("environ_dump:application")
+
+
+def dump(server, raw):
+    with RawConn(server.port) as c:
+        c.send(raw)
+        r = c.read_response()
+        assert r.status == 200, r
+        return r.json(), c.local_port
+
+
+def test_basic_keys(env_server):
+    port = env_server.port
+    j, client_port = dump(env_server, build_request(
+        "GET", "/caf%C3%A9/x?q=1&r=%20", [("X-Multi", "a"), ("X-Multi", "b"),
+                                          ("x-lower-case", "v"), ("User-Agent", "pytest")],
+        host=f"127.0.0.1:{port}"))
+    env = j["environ"]
+    assert j["environ_type"] == "dict"
+    assert j["key_types"] == ["str"]
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["SCRIPT_NAME"] == ""
+    # Percent-decoded, then the bytes as a latin-1 native string.
+    assert env["PATH_INFO"] == "/caf\u00c3\u00a9/x"
+    assert env["QUERY_STRING"] == "q=1&r=%20"
+    assert env["RAW_URI"] == "/caf%C3%A9/x?q=1&r=%20"
+    assert env["REQUEST_URI"] == "/caf%C3%A9/x?q=1&r=%20"
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["SERVER_PORT"] == str(port)
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_PORT"] == str(client_port)
+    assert env["HTTP_HOST"] == f"127.0.0.1:{port}"
+    assert env["HTTP_X_MULTI"] == "a, b"
+    assert env["HTTP_X_LOWER_CASE"] == "v"
+    assert env["HTTP_USER_AGENT"] == "pytest"
+
+
+def test_cgi_values_are_native_strings(env_server):
+    j, _ = dump(env_server, build_request("POST", "/p?x", [("Content-Type", "text/plain")],
+                                          body=b"body"))
+    for key, value in j["environ"].items():
+        if key.isupper() or key.startswith("HTTP_"):
+            assert isinstance(value, str), (key, value)
+
+
+def test_wsgi_members(env_server):
+    j, _ = dump(env_server, build_request("GET", "/"))
+    env = j["environ"]
+    assert env["wsgi.version"] == {"type": "tuple", "value": [1, 0]}
+    assert env["wsgi.url_scheme"] == "http"
+    assert env["wsgi.input_terminated"] is True
+    # Default single-process mode runs the app on a thread pool (--threads);
+    # test_wsgi_threads.py checks the flag against the option.
+    assert isinstance(env["wsgi.multithread"], bool)
+    assert env["wsgi.multiprocess"] is False
+    assert env["wsgi.run_once"] is False
+    inp = env["wsgi.input"]
+    assert inp["read"] and inp["readline"] and inp["readlines"] and inp["__iter__"], inp
+    err = env["wsgi.errors"]
+    assert err["write"] and err["writelines"] and err["flush"], err
+    assert env["wsgi.file_wrapper"]["callable"], env["wsgi.file_wrapper"]
+
+
+def test_content_type_and_length_without_http_prefix(env_server):
+    j, _ = dump(env_server, build_request("POST", "/", [("Content-Type", "application/json")],
+                                          body=b'{"a": 1}'))
+    env = j["environ"]
+    assert env["CONTENT_TYPE"] == "application/json"
+    assert env["CONTENT_LENGTH"] == "8"
+    assert "HTTP_CONTENT_TYPE" not in env
+    assert "HTTP_CONTENT_LENGTH" not in env
+    assert j["body_length"] == 8
+
+
+def test_get_without_body_content_length(env_server):
+    j, _ = dump(env_server, build_request("GET", "/"))
+    assert j["environ"].get("CONTENT_LENGTH", "") in ("", "0")
+    assert j["body_length"] == 0
+
+
+def test_chunked_body_environ(env_server):
+    j, _ = dump(env_server, b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"5\r\nhello\r\n0\r\n\r\n")
+    assert j["body_length"] == 5
+    # No Content-Length was sent: it may be absent or empty, never a guess
+    # that disagrees with the body.
+    assert j["environ"].get("CONTENT_LENGTH", "") in ("", "5")
+
+
+def test_underscore_header_cannot_spoof_dash_header(env_server):
+    j, _ = dump(env_server, build_request("GET", "/", [("X_Forwarded_For", "evil"),
+                                                      ("X-Forwarded-For", "good")]))
+    env = j["environ"]
+    assert env["HTTP_X_FORWARDED_FOR"] == "good"
+    assert not any(v == "evil" for v in env.values() if isinstance(v, str)), env
+
+
+def test_underscore_header_alone_is_dropped(env_server):
+    j, _ = dump(env_server, build_request("GET", "/", [("X_Forwarded_For", "evil")]))
+    env = j["environ"]
+    assert "HTTP_X_FORWARDED_FOR" not in env
+    assert not any(v == "evil" for v in env.values() if isinstance(v, str))
+
+
+def test_latin1_header_value(env_server):
+    j, _ = dump(env_server, b"GET / HTTP/1.1\r\nHost: h\r\nX-Latin: caf\xe9\r\n\r\n")
+    assert j["environ"]["HTTP_X_LATIN"] == "caf\u00e9"
+
+
+def test_header_value_whitespace_trimmed(env_server):
+    j, _ = dump(env_server, b"GET / HTTP/1.1\r\nHost: h\r\nX-Pad:   padded value \t\r\n\r\n")
+    assert j["environ"]["HTTP_X_PAD"] == "padded value"
+
+
+def test_empty_header_value(env_server):
+    j, _ = dump(env_server, b"GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n")
+    assert j["environ"]["HTTP_X_EMPTY"] == ""
+
+
+def test_http10_protocol(env_server):
+    j, _ = dump(env_server, b"GET /ten HTTP/1.0\r\n\r\n")
+    assert j["environ"]["SERVER_PROTOCOL"] == "HTTP/1.0"
+    assert j["environ"]["PATH_INFO"] == "/ten"
+
+
+def test_no_query_string(env_server):
+    j, _ = dump(env_server, build_request("GET", "/plain"))
+    assert j["environ"].get("QUERY_STRING", "") == ""
+    assert j["environ"]["PATH_INFO"] == "/plain"
+
+
+def test_encoded_question_mark_stays_in_path(env_server):
+    j, _ = dump(env_server, build_request("GET", "/a%3Fb?c=%3F"))
+    assert j["environ"]["PATH_INFO"] == "/a?b"
+    assert j["environ"]["QUERY_STRING"] == "c=%3F"
+
+
+def test_percent_encoded_space_and_plus(env_server):
+    j, _ = dump(env_server, build_request("GET", "/a%20b+c"))
+    assert j["environ"]["PATH_INFO"] == "/a b+c"
+
+
+def test_methods_pass_through(env_server):
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
+        j, _ = dump(env_server, build_request(method, "/m", body=b"x" if method != "OPTIONS" else b""))
+        assert j["environ"]["REQUEST_METHOD"] == method
+
+
+def test_options_asterisk_does_not_crash(env_server):
+    with RawConn(env_server.port) as c:
+        c.send(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+        r = c.read_response()
+        assert r.status < 500, r
+    with RawConn(env_server.port) as c:
+        c.send(build_request("GET", "/after"))
+        assert c.read_response().status == 200
+
+
+def test_absolute_form_environ(env_server):
+    j, _ = dump(env_server, b"GET http://example.com/x/y?z=1 HTTP/1.1\r\nHost: ignored\r\n\r\n")
+    env = j["environ"]
+    assert env["PATH_INFO"] == "/x/y"
+    assert env["QUERY_STRING"] == "z=1"
+    assert env["HTTP_HOST"] == "example.com"
+
+
+def test_wsgi_errors_reach_the_log(env_server):
+    dump(env_server, build_request("GET", "/errors"))
+    log = env_server.log()
+    assert "wsgi-errors-marker-7f3a" in log
+    assert "wsgi-errors-lines-2" in log
+
+
+def test_environ_is_fresh_per_request(env_server):
+    """Keys from one request (a header, a body) must not leak into the next on
+    the same connection."""
+    with RawConn(env_server.port) as c:
+        c.send(build_request("POST", "/one", [("X-Only-First", "1"),
+                                              ("Content-Type", "text/plain")], body=b"abc"))
+        first = c.read_response().json()["environ"]
+        c.send(build_request("GET", "/two"))
+        second = c.read_response().json()["environ"]
+    assert first["HTTP_X_ONLY_FIRST"] == "1"
+    assert "HTTP_X_ONLY_FIRST" not in second
+    assert "CONTENT_TYPE" not in second or second["CONTENT_TYPE"] == ""
+    assert second["PATH_INFO"] == "/two"
