@@ -644,10 +644,21 @@ conn_drain(struct conn *c)
     if (c->closed || c->lingering) {
         return;
     }
-    /* Between requests: close now. Otherwise the request in progress is
-     * answered with Connection: close (request_done sees w->stopping). */
-    if (c->call == NULL && !c->running && outq_pending(&c->out) == 0 && http_idle(c->parser) &&
-        c->in.len == 0) {
+    bool idle = c->call == NULL && !c->running && outq_pending(&c->out) == 0 &&
+                http_idle(c->parser) && c->in.len == 0;
+    /* Busy connections get their response with Connection: close
+     * (request_done sees w->stopping). A connection that has not sent its
+     * first request yet is answered too: the request is most likely on its
+     * way, and closing would reset it. */
+    if (!idle || c->requests == 0) {
+        return;
+    }
+    /* An idle keep-alive client may be sending its next request right now.
+     * In a worker of several, others take the new connections, so this one
+     * waits for that request (answered with Connection: close) or for the
+     * keep-alive timeout: no request is lost to the race. Alone, it closes
+     * now, as gunicorn does. */
+    if (c->w->slot == NULL) {
         close_now(c);
     }
 }

@@ -240,7 +240,7 @@ check_timeouts(struct master *m)
             char req[sizeof(m->slots[i].req)];
             memcpy(req, m->slots[i].req, sizeof(req));
             req[sizeof(req) - 1] = '\0';
-            log_critical("WORKER TIMEOUT (pid:%d): busy for more than %gs in one request: %s",
+            log_error("WORKER TIMEOUT (pid:%d): busy for more than %gs in one request: %s",
                          (int)p->pid, timeout, req);
             /* SIGABRT first: Python's faulthandler (enabled in workers)
              * prints the stuck request's stack; SIGKILL follows. */
