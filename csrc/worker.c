@@ -38,6 +38,8 @@ stop_accepting(struct worker *w, bool close_sockets)
     w->accepting = false;
 }
 
+static void start_accepting(struct worker *w);
+
 static void
 on_accept(struct loop_watch *lw, uint32_t events)
 {
@@ -64,6 +66,12 @@ on_accept(struct loop_watch *lw, uint32_t events)
             ss.ss_family = AF_UNIX;
         }
         conn_new(w, fd, wl->l, (struct sockaddr *)&ss, sl);
+        if (w->n_conns >= (size_t)w->cfg->worker_connections) {
+            /* Full: leave new connections in the backlog (another worker,
+             * or this one later, takes them) instead of failing them. */
+            stop_accepting(w, false);
+            return;
+        }
     }
 }
 
@@ -88,8 +96,10 @@ start_accepting(struct worker *w)
 void
 worker_conn_closed(struct worker *w, struct conn *c)
 {
-    (void)w;
     (void)c;
+    if (!w->accepting && !w->stopping && w->n_conns < (size_t)w->cfg->worker_connections) {
+        start_accepting(w);
+    }
 }
 
 static void begin_stop(struct worker *w, bool graceful);
@@ -271,7 +281,7 @@ tick(struct worker *w)
             w->slot->busy_since_ms = 0;
         }
     }
-    if (!w->accepting && !w->stopping) {
+    if (!w->accepting && !w->stopping && w->n_conns < (size_t)w->cfg->worker_connections) {
         start_accepting(w); /* retry after EMFILE */
     }
     if (w->stopping && w->conns != NULL && now >= w->stop_deadline) {

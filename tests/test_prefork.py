@@ -406,3 +406,26 @@ def _is_zombie_of_other(pid):
             return f.read().split()[2] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_worker_connections_limits_open_connections(server_factory):
+    """Beyond --worker-connections the worker stops accepting; the extra
+    connection waits in the backlog and is served once a slot frees."""
+    srv = server_factory("versioned:application", "--worker-connections", "2",
+                         "--keep-alive", "30", "--threads", "1")
+    a = RawConn(srv.port, timeout=10 * SLOW)
+    b = RawConn(srv.port, timeout=10 * SLOW)
+    try:
+        for c in (a, b):
+            c.send(build_request("GET", "/"))
+            assert c.read_response().status == 200
+        with RawConn(srv.port, timeout=10 * SLOW) as third:
+            third.send(build_request("GET", "/"))
+            with pytest.raises(Exception):
+                third.read_response(timeout=0.7)
+            a.close()
+            r = third.read_response(timeout=5 * SLOW)
+            assert r.status == 200
+    finally:
+        a.close()
+        b.close()
