@@ -429,3 +429,18 @@ def test_worker_connections_limits_open_connections(server_factory):
     finally:
         a.close()
         b.close()
+
+
+def test_shipped_config_files_agree():
+    """conf/wsgihost.conf.py is accepted, and conf/gunicorn.conf.py holds the
+    same values for every setting the two share."""
+    from support import SOURCE_ROOT
+    r = run_binary(["-c", str(SOURCE_ROOT / "conf" / "wsgihost.conf.py"), "--print-config",
+                    "pyapp:app"])
+    assert r.returncode == 0, r.stderr
+    assert "bind = ['0.0.0.0:5901']" in r.stdout
+    ours, theirs = {}, {}
+    exec((SOURCE_ROOT / "conf" / "wsgihost.conf.py").read_text(), ours)
+    exec((SOURCE_ROOT / "conf" / "gunicorn.conf.py").read_text(), theirs)
+    shared = {k for k in theirs if not k.startswith("_") and k != "multiprocessing"}
+    assert shared and all(ours[k] == theirs[k] for k in shared)
