@@ -1,0 +1,15 @@
+#!/bin/sh
+# Build wsgihost with meson (release) and install the binary to DEST/bin.
+# The build stage of wsgihost.Dockerfile runs this; tests/test_compose.py runs
+# it too, outside Docker, into a temporary directory.
+#
+#   build-wsgihost.sh SRC BUILDDIR DEST
+set -eu
+[ $# -eq 3 ] || { echo "usage: $0 SRC BUILDDIR DEST" >&2; exit 2; }
+src=$1 build=$2 dest=$3
+
+meson setup --buildtype=release "$build" "$src"
+meson compile -C "$build" wsgihost
+install -D -m 0755 "$build/wsgihost" "$dest/bin/wsgihost"
+# The binary must start: libpython found, its version printed.
+"$dest/bin/wsgihost" --version
