@@ -23,7 +23,9 @@
 #include "sig.h"
 #include "worker.h"
 
-#define MAX_SLOTS 1024
+#define MAX_SLOTS MASTER_MAX_SLOTS
+
+struct worker_slot *master_slots;
 #define EXIT_BOOT_FAILED 3 /* gunicorn's WORKER_BOOT_ERROR */
 
 enum wstate { W_FREE, W_RUNNING, W_STOPPING };
@@ -363,6 +365,7 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
         free(m);
         return 1;
     }
+    master_slots = m->slots;
     log_info("Using %d worker process(es)", cfg->workers);
     int rc = 0;
     while (true) {

@@ -22,6 +22,11 @@
 
 #define TICK_MS        250
 #define ACCEPT_BATCH   64
+/* A worker defers accepting while it holds more than this many connections
+ * beyond the least loaded worker that is free to accept. */
+#define ACCEPT_SLACK   2
+
+static void publish_load(struct worker *w);
 
 static void
 stop_accepting(struct worker *w, bool close_sockets)
@@ -36,9 +41,55 @@ stop_accepting(struct worker *w, bool close_sockets)
         }
     }
     w->accepting = false;
+    publish_load(w);
 }
 
 static void start_accepting(struct worker *w);
+
+static void
+publish_load(struct worker *w)
+{
+    if (w->slot != NULL) {
+        w->slot->n_conns = (int)w->n_conns;
+        w->slot->accepting = w->accepting;
+    }
+}
+
+/* EPOLLEXCLUSIVE wakes one waiter per connection, but a burst (wrk or a
+ * proxy opening 64 connections at once) lands on whichever worker is in
+ * epoll_wait, and it would take them all. So a worker that is already
+ * ACCEPT_SLACK connections above a less loaded peer leaves the connection in
+ * the backlog and kicks that peer (SIGUSR2: "accept now"), since exclusive
+ * wake-ups would not tell it about connections already queued. Peers stuck
+ * in an app call (>1 s) or not accepting do not count, so someone always
+ * accepts. Returns the peer's pid, or 0 to accept here. */
+static int
+defer_accept(struct worker *w)
+{
+    if (w->slot == NULL || master_slots == NULL) {
+        return 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int mine = (int)w->n_conns;
+    int best_pid = 0, best = mine - ACCEPT_SLACK;
+    for (int i = 0; i < MASTER_MAX_SLOTS; i++) {
+        struct worker_slot *s = &master_slots[i];
+        if (s == w->slot || s->pid == 0 || !s->booted || !s->accepting) {
+            continue;
+        }
+        int64_t busy = s->busy_since_ms;
+        if (busy > 0 && now_ms - busy > 1000) {
+            continue;
+        }
+        if (s->n_conns < best) {
+            best = s->n_conns;
+            best_pid = s->pid;
+        }
+    }
+    return best_pid;
+}
 
 static void
 on_accept(struct loop_watch *lw, uint32_t events)
@@ -47,6 +98,16 @@ on_accept(struct loop_watch *lw, uint32_t events)
     struct worker *w = wl->w;
     (void)events;
     for (int i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+        int peer = defer_accept(w);
+        if (peer > 0) {
+            stop_accepting(w, false);
+            w->accept_resume_at = now_mono() + 0.01;
+            /* Still a candidate for the peers: a burst must not all go to
+             * the other side during this short pause. */
+            w->slot->accepting = 1;
+            kill(peer, SIGUSR2);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(wl->l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -66,6 +127,7 @@ on_accept(struct loop_watch *lw, uint32_t events)
             ss.ss_family = AF_UNIX;
         }
         conn_new(w, fd, wl->l, (struct sockaddr *)&ss, sl);
+        publish_load(w);
         if (w->n_conns >= (size_t)w->cfg->worker_connections) {
             /* Full: leave new connections in the backlog (another worker,
              * or this one later, takes them) instead of failing them. */
@@ -91,15 +153,18 @@ start_accepting(struct worker *w)
         }
     }
     w->accepting = true;
+    publish_load(w);
 }
 
 void
 worker_conn_closed(struct worker *w, struct conn *c)
 {
     (void)c;
-    if (!w->accepting && !w->stopping && w->n_conns < (size_t)w->cfg->worker_connections) {
+    if (!w->accepting && !w->stopping && w->accept_resume_at == 0 &&
+        w->n_conns < (size_t)w->cfg->worker_connections) {
         start_accepting(w);
     }
+    publish_load(w);
 }
 
 static void begin_stop(struct worker *w, bool graceful);
@@ -221,6 +286,14 @@ on_signal(struct loop_watch *lw, uint32_t events)
     if (s & (1u << SIGUSR1)) {
         log_info("Handling signal: usr1; reopening log files");
         log_reopen();
+    }
+    if ((s & (1u << SIGUSR2)) && !w->stopping && (w->accepting || w->accept_resume_at > 0)) {
+        /* A busier peer left connections in the backlog for us. */
+        w->accept_resume_at = 0;
+        start_accepting(w);
+        for (size_t i = 0; i < w->n_ls; i++) {
+            on_accept(&w->ls[i].watch, EPOLLIN);
+        }
     }
     if (s & (1u << SIGHUP)) {
         log_warning("Handling signal: hup; reload needs the master process (-w N): ignored");
@@ -350,7 +423,16 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
             break;
         }
         double now = now_mono();
-        int timeout = (int)((next_tick - now) * 1000.0);
+        double wake = next_tick;
+        if (w.accept_resume_at > 0) {
+            if (now >= w.accept_resume_at) {
+                w.accept_resume_at = 0;
+                start_accepting(&w);
+            } else if (w.accept_resume_at < wake) {
+                wake = w.accept_resume_at;
+            }
+        }
+        int timeout = (int)((wake - now) * 1000.0);
         if (timeout < 0) {
             timeout = 0;
         }

@@ -31,6 +31,7 @@ struct worker {
     size_t n_conns;
     uint64_t requests;
     bool accepting;
+    double accept_resume_at;  /* accepting deferred to a less loaded worker until then */
     bool stopping;
     bool quit;            /* leave the loop now */
     double stop_deadline;
