@@ -547,6 +547,7 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
     if (slot != NULL) {
         slot->pid = (int)getpid();
         slot->booted = 1;
+        log_info("Worker ready (pid: %d)", (int)getpid());
     }
     int rc = worker_run(cfg, ls, n_ls, slot, rw);
     reload_watch_free(rw);

@@ -444,3 +444,27 @@ def test_shipped_config_files_agree():
     exec((SOURCE_ROOT / "conf" / "gunicorn.conf.py").read_text(), theirs)
     shared = {k for k in theirs if not k.startswith("_") and k != "multiprocessing"}
     assert shared and all(ours[k] == theirs[k] for k in shared)
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_connections_spread_evenly_over_workers(server_factory, workers):
+    """64 keep-alive connections opened in a burst (as wrk or a proxy pool
+    does) end up spread over the workers, and every one is answered."""
+    srv = server_factory("versioned:application", "-w", str(workers), "--keep-alive", "30")
+    wait_for(lambda: srv.log().count("Worker ready") == workers, IO_TIMEOUT,
+             what="every worker booted")
+    conns = [RawConn(srv.port, timeout=10 * SLOW) for _ in range(64)]
+    try:
+        for c in conns:
+            c.send(build_request("GET", "/pid"))
+        owners = [int(c.read_response().body) for c in conns]
+        # Each connection again: nobody starves, same worker (keep-alive).
+        for c in conns:
+            c.send(build_request("GET", "/pid"))
+        assert [int(c.read_response().body) for c in conns] == owners
+    finally:
+        for c in conns:
+            c.close()
+    counts = sorted(owners.count(p) for p in set(owners))
+    assert len(counts) == workers, counts
+    assert counts[0] >= 64 // workers // 2, counts
