@@ -26,6 +26,13 @@ DEFAULT_CONFIG = {
     "JSON_SORT_KEYS": False,
 }
 
+# Named profiles for `create_app("prod")`; a mapping may be passed instead.
+PROFILES = {
+    "dev": {"DEBUG": True},
+    "prod": {"DEBUG": False, "PROPAGATE_EXCEPTIONS": False},
+    "test": {"TESTING": True},
+}
+
 
 def _int_arg(name, default, low, high):
     """Read an integer query argument within [low, high]; 400 otherwise."""
@@ -55,11 +62,16 @@ def _make_items(count):
 
 
 def create_app(config=None):
-    """Build the application. `config` is an optional mapping of Flask config
-    values (wsgihost accepts literal arguments: `pyapp:create_app({"GREETING": "hi"})`)."""
+    """Build the application. `config` is a profile name ("dev", "prod",
+    "test") or a mapping of Flask config values; wsgihost passes literal
+    arguments: `pyapp:create_app("prod")`, `pyapp:create_app({"GREETING": "hi"})`."""
     app = Flask(__name__)
     app.config.update(DEFAULT_CONFIG)
-    if config is not None:
+    if isinstance(config, str):
+        if config not in PROFILES:
+            raise ValueError(f"unknown profile {config!r}; expected one of {sorted(PROFILES)}")
+        app.config.update(PROFILES[config])
+    elif config is not None:
         app.config.update(config)
     items = _make_items(app.config["ITEM_COUNT"])
 

@@ -28,6 +28,11 @@ START_TIMEOUT = 10.0 * SLOW
 STOP_TIMEOUT = 10.0 * SLOW
 IO_TIMEOUT = 5.0 * SLOW
 
+# Environment variables that change the server's behaviour (config.c,
+# listener.c); removed from the environment a test server inherits.
+SERVER_ENV_VARS = ("WEB_CONCURRENCY", "WSGIHOST_CMD_ARGS", "FORWARDED_ALLOW_IPS", "LISTEN_PID",
+                   "LISTEN_FDS", "LISTEN_FDNAMES")
+
 # A test fails when its server's log holds one of these.
 BAD_LOG_PATTERNS = ("Sanitizer", "runtime error:", "[CRITICAL]")
 
@@ -90,6 +95,8 @@ def run_binary(args, timeout=None, cwd=None, env=None):
     """Run the binary to completion (start-up errors, --help): returns
     CompletedProcess with text stdout/stderr. A hang fails the test."""
     timeout = timeout or START_TIMEOUT
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_VARS}
     try:
         return subprocess.run([str(BIN), *args], cwd=cwd or SOURCE_ROOT, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True,
@@ -113,6 +120,10 @@ class Server:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ)
+        # Variables the server reads would make a test depend on the caller's
+        # shell; a test that wants one passes it in env.
+        for name in SERVER_ENV_VARS:
+            self.env.pop(name, None)
         if env:
             self.env.update(env)
         self.cwd = cwd or SOURCE_ROOT

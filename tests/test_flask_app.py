@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from support import IO_TIMEOUT, SOURCE_ROOT
+from support import IO_TIMEOUT, SOURCE_ROOT, free_port, run_binary
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,22 @@ def test_factory_with_literal_config(server_factory):
         assert body == b"hi there\n"
     finally:
         conn.close()
+
+
+def test_factory_with_profile_name(server_factory):
+    """The README's form: `pyapp:create_app("prod")`."""
+    srv = server_factory('pyapp:create_app("prod")')
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=IO_TIMEOUT)
+    try:
+        resp, body = fetch(conn, "GET", "/api/items")
+        assert resp.status == 200
+        assert len(json.loads(body)) == 50
+    finally:
+        conn.close()
+
+
+def test_factory_with_unknown_profile_fails_startup():
+    p = run_binary(["-b", f"127.0.0.1:{free_port()}", 'pyapp:create_app("nope")'])
+    assert p.returncode != 0
+    assert "wsgihost:" in p.stderr
+    assert "unknown profile" in p.stderr
