@@ -81,10 +81,16 @@ format_exception_bytes(PyObject *type, PyObject *value, PyObject *tb)
         if (!mod) {
             return NULL;
         }
-        format_exception = PyObject_GetAttrString(mod, "format_exception");
+        PyObject *fn = PyObject_GetAttrString(mod, "format_exception");
         Py_DECREF(mod);
-        if (!format_exception) {
+        if (!fn) {
             return NULL;
+        }
+        /* The import may have let another pool thread get here first. */
+        if (format_exception) {
+            Py_DECREF(fn);
+        } else {
+            format_exception = fn;
         }
     }
     PyObject *args[3] = {type, value ? value : Py_None, tb ? tb : Py_None};

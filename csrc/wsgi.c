@@ -69,6 +69,9 @@
     X(v_empty, "")                                                                                 \
     X(v_http, "http")                                                                              \
     X(v_https, "https")                                                                            \
+    X(k_https, "HTTPS")                                                                            \
+    X(v_on, "on")                                                                                  \
+    X(k_ssl_client_s_dn, "SSL_CLIENT_S_DN")                                                        \
     X(v_http_1_1, "HTTP/1.1")                                                                      \
     X(v_http_1_0, "HTTP/1.0")                                                                      \
     X(v_get, "GET")                                                                                \
@@ -334,7 +337,7 @@ struct wsgi_call {
     PyObject *result;   /* what the app returned */
     PyObject *iter;     /* iter(result) */
     iternextfunc next;  /* Py_TYPE(iter)->tp_iternext */
-    PyObject *held;     /* the first chunk, held until we know whether it is the only one */
+    PyObject *context;  /* the request's contextvars.Context */
     bool started;       /* start_response() succeeded */
     double last_flush;  /* now_mono() when the loop last had a chance to write */
 };
@@ -344,6 +347,12 @@ static PyTypeObject start_response_type, writer_type, filewrapper_type, errors_t
 static PyObject *app;          /* the application (strong) */
 static PyObject *base_environ; /* the constant entries */
 static PyObject *errors_obj;   /* wsgi.errors */
+/* Each request runs in its own contextvars.Context, a copy of this one (the
+ * main thread's after the app was imported): what one request sets is not
+ * seen by another, and it is still there when a paused response resumes,
+ * possibly on another pool thread (Flask's stream_with_context, request
+ * scoped libraries). Copying is O(1): contexts are immutable mappings. */
+static PyObject *base_context;
 static bool types_ready;
 
 /* Unused objects ready for the next request (see the comment at the top). */
@@ -570,6 +579,19 @@ static const char *const hop_by_hop[] = {
     "te", "trailers", "transfer-encoding", "upgrade",
 };
 
+/* Before 3.12 a str made by a deprecated C API may not be in its canonical
+ * form yet; kind and data are only valid once it is. */
+static int
+str_ready(PyObject *s)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(s);
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
 static bool
 is_tchar(unsigned char c)
 {
@@ -584,6 +606,9 @@ check_status(PyObject *status, int *code)
     if (!PyUnicode_Check(status)) {
         PyErr_Format(PyExc_TypeError, "start_response() status must be a str, not %.100s",
                      Py_TYPE(status)->tp_name);
+        return -1;
+    }
+    if (str_ready(status) < 0) {
         return -1;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(status);
@@ -627,6 +652,9 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
         PyErr_Format(PyExc_TypeError,
                      "start_response() header name and value must be str, got (%.100s, %.100s)",
                      Py_TYPE(name)->tp_name, Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    if (str_ready(name) < 0 || str_ready(value) < 0) {
         return -1;
     }
     Py_ssize_t nlen = PyUnicode_GET_LENGTH(name);
@@ -828,19 +856,6 @@ static PyTypeObject start_response_type = {
 /* write(data): the legacy imperative API. The bytes are queued; the loop
  * sends them once the app returns (or pauses). */
 
-static void
-flush_held(struct wsgi_call *call)
-{
-    if (!call->resp->head_sent) {
-        http_resp_send_head(call->resp, -1);
-    }
-    if (call->held) {
-        http_resp_write(call->resp, PyBytes_AS_STRING(call->held),
-                        (size_t)PyBytes_GET_SIZE(call->held));
-        Py_CLEAR(call->held);
-    }
-}
-
 static PyObject *
 writer_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -866,7 +881,7 @@ writer_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwna
         return NULL;
     }
     if (PyBytes_GET_SIZE(data) > 0) {
-        flush_held(call);
+        /* Sends the head first if it is not out yet. */
         http_resp_write(call->resp, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
     }
     Py_RETURN_NONE;
@@ -1068,7 +1083,10 @@ set_remote(PyObject *env, const struct http_conn_meta *meta)
 {
     if (!meta || !meta->remote_addr[0]) {
         /* A unix socket peer has no address (gunicorn sets REMOTE_ADDR to
-         * "" and no REMOTE_PORT). */
+         * "" and no REMOTE_PORT; the base environ has a placeholder). */
+        if (PyDict_DelItem(env, k_remote_port) < 0) {
+            return -1;
+        }
         return PyDict_SetItem(env, k_remote_addr, v_empty);
     }
     if (!(peer_cache.addr_obj && peer_cache.port == meta->remote_port &&
@@ -1219,6 +1237,17 @@ build_environ(struct wsgi_call *call)
     if (set_server(env, req, https) < 0 || set_remote(env, meta) < 0) {
         goto fail;
     }
+    /* HTTPS (tls.c / forwarded fields, via conn.c): the CGI names Apache's
+     * mod_ssl uses, for apps and libraries that look for them. */
+    if (https && PyDict_SetItem(env, k_https, v_on) < 0) {
+        goto fail;
+    }
+    if (meta && meta->ssl_client_s_dn &&
+        set_steal(env, k_ssl_client_s_dn,
+                  PyUnicode_DecodeLatin1(meta->ssl_client_s_dn,
+                                         (Py_ssize_t)strlen(meta->ssl_client_s_dn), NULL)) < 0) {
+        goto fail;
+    }
     /* The body is complete before the app runs, so a chunked body has a
      * length too: giving it lets Flask/Werkzeug read it like any other. */
     if (req->chunked) {
@@ -1354,9 +1383,9 @@ end_call(struct wsgi_call *call)
         call->sr->call = NULL;
     }
     close_result(call);
-    Py_CLEAR(call->held);
     Py_CLEAR(call->iter);
     Py_CLEAR(call->result);
+    Py_CLEAR(call->context); /* the caller still holds it until it exits it */
     /* After the environ, so that only the app can still hold wsgi.input. */
     Py_CLEAR(call->environ);
     release_objects(call);
@@ -1378,7 +1407,6 @@ fail_call(struct wsgi_call *call)
 {
     enum wsgi_rc rc;
     log_request_error(call, "Error handling request");
-    Py_CLEAR(call->held);
     if (!call->resp->head_sent) {
         http_resp_simple(call->resp, 500, "Internal Server Error\n");
         rc = WSGI_DONE;
@@ -1431,15 +1459,10 @@ run_iter(struct wsgi_call *call)
                                 "start_response()");
                 return fail_call(call);
             }
-            if (!call->held && n < HTTP_RESP_HIGH_WATER) {
-                /* Hold the first chunk: if it turns out to be the only one,
-                 * the head can carry a Content-Length instead of chunked
-                 * framing. Nothing is flushed before the app returns or
-                 * pauses anyway, so holding it delays nothing. */
-                call->held = item;
-                continue;
-            }
-            flush_held(call);
+            /* PEP 3333: the head goes out with the first non-empty chunk,
+             * not later: a generator may take its time (or fail) before the
+             * next one, and the client must see the first already. */
+            http_resp_send_head(resp, -1);
         }
         http_resp_write(resp, PyBytes_AS_STRING(item), (size_t)n);
         Py_DECREF(item);
@@ -1464,10 +1487,7 @@ run_iter(struct wsgi_call *call)
                             "the application returned without calling start_response()");
             return fail_call(call);
         }
-        http_resp_send_head(resp, call->held ? PyBytes_GET_SIZE(call->held) : 0);
-    }
-    if (call->held) {
-        flush_held(call);
+        http_resp_send_head(resp, 0);
     }
     return finish_call(call);
 }
@@ -1606,6 +1626,35 @@ check_no_exception(void)
     }
 }
 
+/* Enter the call's context; returns a reference for leave_context(), or
+ * NULL when the call runs without one (only on out-of-memory, logged). */
+static PyObject *
+enter_context(struct wsgi_call *call)
+{
+    PyObject *ctx = call->context ? Py_NewRef(call->context) : NULL;
+    if (ctx && PyContext_Enter(ctx) < 0) {
+        log_critical("cannot enter the request's contextvars context");
+        pyrt_log_exception();
+        Py_CLEAR(ctx);
+    }
+    return ctx;
+}
+
+static void
+leave_context(PyObject *ctx)
+{
+    if (!ctx) {
+        return;
+    }
+    if (PyContext_Exit(ctx) < 0) {
+        /* The app entered a context and never left it (C extensions
+         * only): say so rather than leave an exception pending. */
+        log_critical("the request's contextvars context was not the current one at its end");
+        pyrt_log_exception();
+    }
+    Py_DECREF(ctx);
+}
+
 enum wsgi_rc
 wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call **out)
 {
@@ -1615,16 +1664,22 @@ wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call
     struct wsgi_call *call = xcalloc(1, sizeof *call);
     call->req = req;
     call->resp = resp;
-    if (acquire_objects(call) < 0) {
+    call->context = PyContext_Copy(base_context);
+    if (!call->context) {
         rc = fail_call(call);
         goto out;
+    }
+    PyObject *ctx = enter_context(call);
+    if (acquire_objects(call) < 0) {
+        rc = fail_call(call);
+        goto leave;
     }
     call->sr->call = call;
     wsgi_input_attach(call->input, &req->body);
     call->environ = build_environ(call);
     if (!call->environ) {
         rc = fail_call(call);
-        goto out;
+        goto leave;
     }
     /* Slot 0 is scratch space (PY_VECTORCALL_ARGUMENTS_OFFSET) so a bound
      * method can be called without building a new argument array. */
@@ -1632,12 +1687,14 @@ wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call
     call->result = PyObject_Vectorcall(app, argv + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     if (!call->result) {
         rc = fail_call(call);
-        goto out;
+        goto leave;
     }
     rc = start_iteration(call);
     if (rc == WSGI_PAUSED) {
         *out = call;
     }
+leave:
+    leave_context(ctx);
 out:
     check_no_exception();
     pyrt_leave();
@@ -1648,7 +1705,9 @@ enum wsgi_rc
 wsgi_resume(struct wsgi_call *call)
 {
     pyrt_enter();
+    PyObject *ctx = enter_context(call);
     enum wsgi_rc rc = run_iter(call);
+    leave_context(ctx);
     check_no_exception();
     pyrt_leave();
     return rc;
@@ -1661,7 +1720,9 @@ wsgi_abort(struct wsgi_call *call)
         return;
     }
     pyrt_enter();
+    PyObject *ctx = enter_context(call);
     end_call(call);
+    leave_context(ctx);
     check_no_exception();
     pyrt_leave();
 }
@@ -1690,6 +1751,41 @@ build_base_environ(const struct wsgi_server_info *info)
         PyDict_SetItem(env, k_script_name, v_empty) < 0) {
         return -1;
     }
+    /* Placeholders for the keys build_environ() always sets: replacing a
+     * value is cheaper than inserting a key. */
+    PyObject *always[] = {
+        k_request_method, k_path_info, k_query_string, k_raw_uri, k_request_uri,
+        k_server_protocol, k_wsgi_url_scheme, k_wsgi_input, k_server_name, k_server_port,
+        k_remote_addr, k_remote_port,
+    };
+    for (size_t i = 0; i < countof(always); i++) {
+        if (PyDict_SetItem(env, always[i], Py_None) < 0) {
+            return -1;
+        }
+    }
+    /* Grow the table now: PyDict_Copy() keeps the source's table size, so
+     * every per-request copy then takes the request's HTTP_* keys without
+     * resizing (two resizes per request otherwise). CPython's dict grows at
+     * 2/3 load, to 3 * used; inserting keys up to ENVIRON_GROW_TO and
+     * deleting the extra ones leaves a 64-slot table with 20+ free entries,
+     * still dense enough for PyDict_Copy's fast path. Only speed depends on
+     * these internals. */
+#define ENVIRON_GROW_TO 22
+    Py_ssize_t n_dummies = ENVIRON_GROW_TO - PyDict_GET_SIZE(env);
+    for (int del = 0; del < 2; del++) {
+        for (Py_ssize_t i = 0; i < n_dummies; i++) {
+            PyObject *dummy = PyUnicode_FromFormat("wsgihost.presize.%zd", i);
+            if (!dummy) {
+                return -1;
+            }
+            int rc = del ? PyDict_DelItem(env, dummy) : PyDict_SetItem(env, dummy, Py_None);
+            Py_DECREF(dummy);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+    }
+#undef ENVIRON_GROW_TO
     return 0;
 }
 
@@ -1719,6 +1815,10 @@ wsgi_init(const struct wsgi_server_info *info)
     if (htable_init() < 0 || build_base_environ(info) < 0) {
         goto fail;
     }
+    base_context = PyContext_CopyCurrent();
+    if (!base_context) {
+        goto fail;
+    }
     app = Py_NewRef(pyrt_app());
     pyrt_leave();
     return 0;
@@ -1735,6 +1835,7 @@ wsgi_fini(void)
 {
     pyrt_enter();
     Py_CLEAR(app);
+    Py_CLEAR(base_context);
     Py_CLEAR(base_environ);
     Py_CLEAR(errors_obj);
     if (spare_sr) {

@@ -2,13 +2,14 @@
 concurrency for blocking apps, and per-request context (contextvars) kept
 while a paused response is resumed, possibly on another thread."""
 
+import re
 import socket
 import threading
 import time
 
 import pytest
 
-from support import SLOW, RawConn, build_request, wait_for
+from support import SLOW, RawConn, build_request
 
 
 @pytest.mark.parametrize("threads,expected", [("1", False), ("2", True)])
@@ -96,3 +97,43 @@ def test_contextvars_survive_pause_and_resume(server_factory, threads):
     for token, data in results.items():
         assert b"MISMATCH" not in data, data[data.find(b"MISMATCH"):][:200]
         assert b"END threads=" in data[-100:], data[-200:]
+
+
+def flask_slow_read(port, token, results):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.settimeout(10 * SLOW)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(build_request("GET", f"/stream?tok={token}", [("Connection", "close")]))
+        data = b""
+        deadline = time.monotonic() + 30 * SLOW
+        while time.monotonic() < deadline:
+            piece = s.recv(16384)
+            if not piece:
+                break
+            data += piece
+            if len(data) < 400_000:
+                time.sleep(0.002)
+        results[token] = data
+    finally:
+        s.close()
+
+
+def test_flask_stream_with_context_under_concurrency(server_factory):
+    """The user-visible face of the contextvars rule: flask.request inside a
+    stream_with_context generator is the request that generator belongs to."""
+    srv = server_factory("flask_stream:app", "--threads", "4")
+    results = {}
+    workers = [threading.Thread(target=flask_slow_read, args=(srv.port, f"t{i}", results))
+               for i in range(6)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60 * SLOW)
+    assert len(results) == 6
+    for token, data in results.items():
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        tags = set(re.findall(rb"\[(t\d+)\]", data))
+        assert tags == {token.encode()}, f"{token} got blocks for {sorted(tags)}"
+        assert data.rstrip(b"\r\n0").endswith(b"END"), data[-100:]
