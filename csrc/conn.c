@@ -4,7 +4,16 @@
  *   read -> http_feed -> (100 Continue) -> wsgi_handle -> outq -> flush
  * A response the socket cannot take yet stays queued; a WSGI iteration that
  * produced more than the high-water mark is paused until the queue drains,
- * so a slow reader costs memory bounded by the mark, never the process. */
+ * so a slow reader costs memory bounded by the mark, never the process.
+ *
+ * Before the first request a connection may have two more phases: a PROXY
+ * protocol header to read (--proxy-protocol) and a TLS handshake. Reads and
+ * writes go through c->io, a table of transport functions, when the socket
+ * is not plain (TLS): NULL means the socket is called directly, the fast
+ * path. The transport may want the other direction to progress (a TLS read
+ * that must write), so each side remembers the event it waits for, and
+ * bytes already decrypted inside the transport are read without waiting for
+ * epoll, which cannot see them. */
 #include "conn.h"
 
 #include <arpa/inet.h>
@@ -23,11 +32,20 @@
 #include "http_resp.h"
 #include "log.h"
 #include "pool.h"
+#include "proxy.h"
+#include "tls.h"
 #include "wsgi.h"
 
 #define READ_CHUNK      16384
 #define READ_PAUSE_AT   (64 * 1024) /* unparsed input kept while busy */
 #define LINGER_SECONDS  2.0
+#define DRAIN_ROUNDS    16 /* reads of transport-buffered input per event */
+
+enum phase {
+    PHASE_PROXY,     /* waiting for the PROXY protocol header */
+    PHASE_HANDSHAKE, /* TLS handshake */
+    PHASE_HTTP,
+};
 
 enum timeout_kind { TO_NONE, TO_IDLE, TO_HEADER, TO_BODY, TO_SEND, TO_LINGER };
 
@@ -41,7 +59,15 @@ struct conn {
     bool lingering;         /* write side shut, discarding input until EOF */
     bool peer_eof;
     bool write_blocked;     /* last flush hit EAGAIN */
+    bool fwd_trusted;       /* the peer's X-Forwarded-* are believed */
+    bool proxy_partial;     /* a PROXY header began: wait for more (edge-triggered) */
+    enum phase phase;
+    const struct io_ops *io; /* NULL: plain socket */
+    void *io_ctx;
+    uint32_t read_want;     /* event a read that said IO_AGAIN waits for (0 = EPOLLIN) */
+    uint32_t write_want;    /* the same for writes (0 = EPOLLOUT) */
     struct http_conn_meta meta;
+    struct http_conn_meta req_meta; /* meta with the current request's X-Forwarded-* applied */
     struct http_parser *parser;
     struct buf in;
     struct outq out;
@@ -86,6 +112,36 @@ sock_sendfile(void *ctx, int fd, off_t *off, size_t n)
     return r;
 }
 
+/* The transport's writes, as the output queue wants them: -1 with EAGAIN
+ * when they would block, and the event to wait for remembered. */
+static ssize_t
+io_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct conn *c = ctx;
+    uint32_t want = EPOLLOUT;
+    ssize_t r = c->io->writev(c->io_ctx, iov, n, &want);
+    c->write_want = want;
+    if (r == IO_AGAIN) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return r;
+}
+
+static ssize_t
+io_sendfile(void *ctx, int fd, off_t *off, size_t n)
+{
+    struct conn *c = ctx;
+    uint32_t want = EPOLLOUT;
+    ssize_t r = c->io->sendfile(c->io_ctx, fd, off, n, &want);
+    c->write_want = want;
+    if (r == IO_AGAIN) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return r;
+}
+
 struct conn *
 conn_next(struct conn *c)
 {
@@ -101,12 +157,18 @@ set_events(struct conn *c)
     uint32_t ev = 0;
     if (c->lingering) {
         ev = EPOLLIN;
+    } else if (c->phase == PHASE_PROXY) {
+        /* The start of the header stays in the socket (it is only peeked
+         * at): level-triggered, epoll would report it again and again. */
+        ev = c->proxy_partial ? EPOLLIN | EPOLLET : EPOLLIN;
+    } else if (c->phase == PHASE_HANDSHAKE) {
+        ev = c->read_want ? c->read_want : EPOLLIN;
     } else {
         if (!c->peer_eof && c->in.len < READ_PAUSE_AT) {
-            ev |= EPOLLIN;
+            ev |= c->read_want ? c->read_want : EPOLLIN;
         }
         if (c->write_blocked && outq_pending(&c->out) > 0) {
-            ev |= EPOLLOUT;
+            ev |= c->write_want ? c->write_want : EPOLLOUT;
         }
     }
     loop_modify(c->w->loop, &c->watch, ev);
@@ -137,6 +199,9 @@ close_now(struct conn *c)
         c->detached = true;
     }
     loop_unwatch(c->w->loop, &c->watch);
+    if (c->io != NULL && c->phase == PHASE_HTTP) {
+        c->io->shutdown(c->io_ctx); /* close_notify, when the socket takes it */
+    }
     close(c->fd);
     c->fd = -1;
     c->closed = true;
@@ -180,6 +245,9 @@ start_linger(struct conn *c)
         close_now(c);
         return;
     }
+    if (c->io != NULL && c->phase == PHASE_HTTP) {
+        c->io->shutdown(c->io_ctx);
+    }
     shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     c->linger_until = now_mono() + LINGER_SECONDS;
@@ -193,7 +261,7 @@ log_request(struct conn *c, const struct http_req *req)
         return;
     }
     struct access_entry e = {
-        .remote_addr = c->meta.remote_addr,
+        .remote_addr = req->meta->remote_addr,
         .method = req->method,
         .method_len = req->method_len,
         .target = req->target,
@@ -315,8 +383,43 @@ conn_running_since(struct conn *c, char *what, size_t n)
     struct http_req *req = http_request(c->parser);
     snprintf(what, n, "%.*s %.*s from %s", (int)req->method_len, req->method,
              (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
-             c->meta.remote_addr[0] ? c->meta.remote_addr : "unix socket");
+             req->meta->remote_addr[0] ? req->meta->remote_addr : "unix socket");
     return c->job_started;
+}
+
+static void bad_request(struct conn *c, int status, const char *why);
+
+/* X-Forwarded-* from a trusted peer: this request gets its own copy of the
+ * connection's facts, with the client's address and the scheme the proxy
+ * saw (one proxy connection carries requests of many clients). Returns
+ * false after answering 400 for contradictory scheme fields. */
+static bool
+apply_forwarded(struct conn *c, struct http_req *req)
+{
+    req->meta = &c->meta;
+    if (!c->fwd_trusted) {
+        return true;
+    }
+    struct forwarded_info fi;
+    proxy_forwarded(req->headers, req->n_headers, &c->w->cfg->forwarded_allow, &fi);
+    if (fi.scheme == FWD_SCHEME_CONFLICT) {
+        bad_request(c, 400, "contradictory X-Forwarded-Proto/-Ssl/-Protocol fields");
+        return false;
+    }
+    if (fi.scheme == FWD_SCHEME_NONE && !fi.has_client) {
+        return true;
+    }
+    c->req_meta = c->meta;
+    if (fi.scheme != FWD_SCHEME_NONE) {
+        c->req_meta.url_scheme = fi.scheme == FWD_SCHEME_HTTPS ? "https" : "http";
+    }
+    if (fi.has_client) {
+        snprintf(c->req_meta.remote_addr, sizeof(c->req_meta.remote_addr), "%s",
+                 fi.client_addr);
+        c->req_meta.remote_port = 0; /* not forwarded */
+    }
+    req->meta = &c->req_meta;
+    return true;
 }
 
 static void
@@ -324,13 +427,17 @@ dispatch(struct conn *c)
 {
     struct worker *w = c->w;
     struct http_req *req = http_request(c->parser);
+    if (!apply_forwarded(c, req)) {
+        return;
+    }
     bool keep = !w->stopping && w->cfg->keepalive > 0 && !http_upgraded(c->parser);
     http_resp_init(&c->resp, &c->out, req, keep);
     c->call = NULL;
+    /* Hand each chunk of a streamed body back to the loop, so it is sent
+     * while the app produces the next one (PEP 3333: no block may be held
+     * back waiting for the next). */
+    c->resp.yield_each_chunk = true;
     if (w->pool != NULL) {
-        /* Hand each chunk of a streamed body back to the loop, so it is
-         * sent while the app produces the next one. */
-        c->resp.yield_each_chunk = true;
         submit(c, JOB_HANDLE);
         return;
     }
@@ -399,11 +506,16 @@ flush(struct conn *c)
         return 0;
     }
     struct outq_writer wr = {.writev = sock_writev, .sendfile = sock_sendfile, .ctx = c};
+    if (c->io != NULL) {
+        wr.writev = io_writev;
+        wr.sendfile = io_sendfile;
+    }
     uint64_t before = outq_pending(&c->out);
     int rc = outq_flush(&c->out, &wr, NULL);
     if (rc < 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            log_debug("write to %s:%d failed: %m", c->meta.remote_addr, c->meta.remote_port);
+            log_debug("write to %s:%d failed: %m%s%s", c->meta.remote_addr, c->meta.remote_port,
+                      c->io ? ": " : "", c->io ? c->io->error(c->io_ctx) : "");
         }
         close_now(c);
         return -1;
@@ -415,16 +527,34 @@ flush(struct conn *c)
     return 0;
 }
 
+/* Reads through the transport: IO_AGAIN becomes EAGAIN, and the event it
+ * waits for is remembered. */
+static ssize_t
+io_read(struct conn *c, void *buf, size_t n)
+{
+    uint32_t want = EPOLLIN;
+    ssize_t r = c->io->read(c->io_ctx, buf, n, &want);
+    if (r == IO_AGAIN) {
+        c->read_want = want;
+        errno = EAGAIN;
+        return -1;
+    }
+    c->read_want = 0;
+    return r;
+}
+
 static void
 read_input(struct conn *c)
 {
     while (c->in.len < READ_PAUSE_AT) {
         buf_reserve(&c->in, READ_CHUNK);
-        ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        ssize_t n = c->io == NULL
+                        ? read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len)
+                        : io_read(c, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (n > 0) {
             c->in.len += (size_t)n;
             c->last_read = now_mono();
-            if ((size_t)n < READ_CHUNK) {
+            if ((size_t)n < READ_CHUNK && (c->io == NULL || !c->io->pending(c->io_ctx))) {
                 return; /* most likely drained; epoll says if not */
             }
             continue;
@@ -437,6 +567,10 @@ read_input(struct conn *c)
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (c->io != NULL) {
+                log_debug("read from %s:%d failed: %s", c->meta.remote_addr,
+                          c->meta.remote_port, c->io->error(c->io_ctx));
+            }
             c->peer_eof = true;
             close_now(c);
         }
@@ -466,7 +600,7 @@ linger_read(struct conn *c)
 
 /* Drive the connection as far as it can go without blocking. */
 static void
-process(struct conn *c)
+process_once(struct conn *c)
 {
     for (int round = 0; round < 64 && !c->closed; round++) {
         parse_input(c);
@@ -513,6 +647,124 @@ process(struct conn *c)
     set_events(c);
 }
 
+/* Input the transport holds already decrypted (or read ahead), with room
+ * for it: epoll will not report it, so it is read now. */
+static bool
+transport_has_input(struct conn *c)
+{
+    return c->io != NULL && !c->closed && !c->lingering && c->phase == PHASE_HTTP &&
+           !c->running && !c->peer_eof && c->in.len < READ_PAUSE_AT &&
+           c->io->pending(c->io_ctx);
+}
+
+static void
+process(struct conn *c)
+{
+    process_once(c);
+    /* Bounded, so one pipelining client cannot hold the loop; the tick
+     * (conn_check_timeout) picks up what is left. */
+    for (int i = 0; i < DRAIN_ROUNDS && transport_has_input(c); i++) {
+        size_t before = c->in.len;
+        read_input(c);
+        if (c->closed || c->in.len == before) {
+            return;
+        }
+        process_once(c);
+    }
+}
+
+/* Peek at the PROXY protocol header; consume exactly its bytes once it is
+ * whole, so what follows (HTTP or a TLS ClientHello) stays in the socket
+ * for the next phase. Returns false when the connection was closed or the
+ * header is not complete yet. */
+static bool
+read_proxy_header(struct conn *c)
+{
+    char buf[PROXY_MAX];
+    ssize_t n;
+    do {
+        n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        set_events(c);
+        return false;
+    }
+    if (n <= 0) {
+        close_now(c); /* gone before saying who it proxies */
+        return false;
+    }
+    struct proxy_info pi;
+    size_t used = 0;
+    enum proxy_rc rc = proxy_parse(buf, (size_t)n, &pi, &used);
+    if (rc == PROXY_MORE) {
+        c->proxy_partial = true;
+        set_events(c);
+        return false;
+    }
+    if (rc == PROXY_ERROR) {
+        log_info("%s:%d: no valid PROXY protocol header, closing", c->meta.remote_addr,
+                 c->meta.remote_port);
+        close_now(c);
+        return false;
+    }
+    do {
+        n = recv(c->fd, buf, used, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)used) {
+        close_now(c);
+        return false;
+    }
+    if (pi.has_addr) {
+        snprintf(c->meta.remote_addr, sizeof(c->meta.remote_addr), "%s", pi.src_addr);
+        c->meta.remote_port = pi.src_port;
+        /* X-Forwarded-* now come from the client the proxy relays. */
+        c->fwd_trusted = ip_allow_match_str(&c->w->cfg->forwarded_allow, pi.src_addr);
+    }
+    c->proxy_partial = false;
+    c->phase = c->io != NULL ? PHASE_HANDSHAKE : PHASE_HTTP;
+    return true;
+}
+
+/* Returns false unless the handshake is done. */
+static bool
+handshake(struct conn *c)
+{
+    uint32_t want = EPOLLIN;
+    int r = c->io->handshake(c->io_ctx, &want);
+    if (r == 1) {
+        c->phase = PHASE_HTTP;
+        c->read_want = 0;
+        c->meta.ssl_client_s_dn = c->io->peer_subject(c->io_ctx);
+        c->last_read = now_mono();
+        return true;
+    }
+    if (r == IO_AGAIN) {
+        c->read_want = want;
+        set_events(c);
+        return false;
+    }
+    log_debug("%s:%d: TLS handshake failed: %s", c->meta.remote_addr, c->meta.remote_port,
+              c->io->error(c->io_ctx));
+    /* The alert (or a plain-HTTP answer) is on its way: let it arrive
+     * instead of resetting the connection over unread input. */
+    start_linger(c);
+    return false;
+}
+
+/* Drive a connection that is not (yet) in its HTTP phase. Returns true when
+ * it reached the HTTP phase in this call. */
+static bool
+advance_phase(struct conn *c)
+{
+    if (c->phase == PHASE_PROXY && !read_proxy_header(c)) {
+        return false;
+    }
+    if (c->phase == PHASE_HANDSHAKE && !handshake(c)) {
+        return false;
+    }
+    return true;
+}
+
 static void
 on_event(struct loop_watch *lw, uint32_t events)
 {
@@ -527,7 +779,16 @@ on_event(struct loop_watch *lw, uint32_t events)
         close_now(c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) {
+    bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP);
+    if (UNLIKELY(c->phase != PHASE_HTTP)) {
+        if (!advance_phase(c)) {
+            return;
+        }
+        readable = true; /* the client's first bytes may be there already */
+    } else if (c->read_want == EPOLLOUT && (events & EPOLLOUT)) {
+        readable = true; /* a TLS read that needed to write */
+    }
+    if (readable) {
         read_input(c);
         if (c->closed) {
             return;
@@ -565,6 +826,32 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
     outq_init(&c->out);
     c->accepted_at = c->last_read = c->last_write = now_mono();
     c->job.run = run_job;
+    c->phase = PHASE_HTTP;
+    /* Unix-socket peers are local processes the socket's permissions let
+     * in: trusted like gunicorn trusts them, unless nobody is. */
+    const struct ip_allow *fwd = &w->cfg->forwarded_allow;
+    bool allowing = fwd->any || fwd->n > 0;
+    bool proxy_ok = true;
+    if (peer->sa_family == AF_INET) {
+        const void *a = &((const struct sockaddr_in *)peer)->sin_addr;
+        c->fwd_trusted = ip_allow_match(fwd, AF_INET, a);
+        proxy_ok = ip_allow_match(&w->cfg->proxy_allow, AF_INET, a);
+    } else if (peer->sa_family == AF_INET6) {
+        const void *a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+        c->fwd_trusted = ip_allow_match(fwd, AF_INET6, a);
+        proxy_ok = ip_allow_match(&w->cfg->proxy_allow, AF_INET6, a);
+    } else {
+        c->fwd_trusted = allowing;
+    }
+    if (l->tls != NULL) {
+        c->io_ctx = tls_conn_new(l->tls, fd);
+        c->io = &tls_io_ops;
+        c->meta.url_scheme = "https";
+        c->phase = PHASE_HANDSHAKE;
+    }
+    if (w->cfg->proxy_protocol) {
+        c->phase = PHASE_PROXY;
+    }
     c->next = w->conns;
     if (w->conns != NULL) {
         w->conns->prev = c;
@@ -575,11 +862,27 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
         close_now(c);
         return;
     }
+    if (c->io != NULL && c->io_ctx == NULL) {
+        c->io = NULL; /* tls_conn_new failed (logged): nothing to free */
+        close_now(c);
+        return;
+    }
+    if (c->phase == PHASE_PROXY && !proxy_ok) {
+        log_info("%s:%d: not in --proxy-allow-from, closing", c->meta.remote_addr,
+                 c->meta.remote_port);
+        close_now(c);
+        return;
+    }
     /* Data usually arrives with the connection (TCP_DEFER_ACCEPT aside):
      * read it now and save an epoll round trip. */
+    if (c->phase != PHASE_HTTP && !advance_phase(c)) {
+        return;
+    }
     read_input(c);
     if (!c->closed && c->in.len > 0) {
         process(c);
+    } else if (!c->closed && (c->io != NULL || w->cfg->proxy_protocol)) {
+        set_events(c); /* a phase may have changed the events it waits for */
     }
 }
 
@@ -615,6 +918,12 @@ conn_check_timeout(struct conn *c, double now)
     if (c->call != NULL || c->close_after_flush || c->running) {
         return;
     }
+    if (transport_has_input(c)) {
+        process(c); /* left behind by the bound in process() */
+        if (c->closed) {
+            return;
+        }
+    }
     if (http_in_body(c->parser)) {
         if (cfg->body_timeout > 0 && now - c->last_read >= cfg->body_timeout) {
             timeout_request(c, "request body");
@@ -628,7 +937,8 @@ conn_check_timeout(struct conn *c, double now)
         }
         return;
     }
-    /* Between requests. */
+    /* Between requests. The PROXY header and the TLS handshake count as
+     * part of the first request's head. */
     if (c->requests == 0) {
         if (cfg->header_timeout > 0 && now - c->accepted_at >= cfg->header_timeout) {
             close_now(c);
@@ -666,6 +976,11 @@ conn_drain(struct conn *c)
 void
 conn_free(struct conn *c)
 {
+    /* Here, not in close_now: an app thread may still read the client
+     * certificate's subject through req->meta until its job is back. */
+    if (c->io != NULL) {
+        c->io->free(c->io_ctx);
+    }
     http_parser_free(c->parser);
     buf_free(&c->in);
     outq_free(&c->out);

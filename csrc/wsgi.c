@@ -1114,7 +1114,9 @@ set_remote(PyObject *env, const struct http_conn_meta *meta)
 }
 
 /* env[key] = val, or, when a previous field already set key, the two
- * values joined with ", " (RFC 9110 field combination, as gunicorn). */
+ * values joined with ", " (RFC 9110 field combination), except Cookie,
+ * whose pairs are separated by "; " (RFC 6265 5.4; a "," would glue two
+ * cookies into one value for Flask's cookie parser). */
 static int
 set_header(PyObject *env, PyObject *key, PyObject *val)
 {
@@ -1126,7 +1128,9 @@ set_header(PyObject *env, PyObject *key, PyObject *val)
     if (PyDict_GET_SIZE(env) != before) {
         return 0; /* it was new */
     }
-    PyObject *joined = PyUnicode_FromFormat("%U, %U", cur, val);
+    const char *fmt =
+        PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? "%U; %U" : "%U, %U";
+    PyObject *joined = PyUnicode_FromFormat(fmt, cur, val);
     return set_steal(env, key, joined);
 }
 

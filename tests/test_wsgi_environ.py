@@ -195,3 +195,11 @@ def test_environ_is_fresh_per_request(env_server):
     assert "HTTP_X_ONLY_FIRST" not in second
     assert "CONTENT_TYPE" not in second or second["CONTENT_TYPE"] == ""
     assert second["PATH_INFO"] == "/two"
+
+
+def test_repeated_cookie_headers_join_with_semicolon(env_server):
+    j, _ = dump(env_server, build_request("GET", "/", [("Cookie", "a=1"), ("Cookie", "b=2"),
+                                                       ("X-Multi", "x"), ("X-Multi", "y")]))
+    env = j["environ"]
+    assert env["HTTP_COOKIE"] == "a=1; b=2"
+    assert env["HTTP_X_MULTI"] == "x, y"

@@ -267,3 +267,16 @@ def test_blocks_are_sent_as_produced(server_factory, tmp_path):
         r = c.read_response()
         assert r.status == 200
         assert r.body == b"first block;seen"
+
+
+def test_blocks_are_sent_as_produced_inline(server_factory, tmp_path):
+    """The same with the app on the loop thread (--threads 1, the default
+    with -w): a block is sent before the generator makes the next one."""
+    srv = server_factory("streaming:application", "--threads", "1")
+    mark = tmp_path / "seen"
+    with RawConn(srv.port) as c:
+        c.send(build_request("GET", f"/wait?mark={mark}"))
+        deadline = time.monotonic() + 3 * SLOW
+        while b"first block;" not in c.buf:
+            assert c._recv_more(deadline), "connection closed"
+        mark.write_text("x")
