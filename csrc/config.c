@@ -20,6 +20,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Everything the configuration points to lives until the process ends (and
+ * a HUP builds a new one beside it). Such blocks hang off one static list, so
+ * they stay reachable: LeakSanitizer then reports only real leaks. */
+struct cfg_block {
+    struct cfg_block *next;
+    max_align_t data[];
+};
+static struct cfg_block *cfg_blocks;
+
+static void *
+cfg_alloc(size_t n)
+{
+    struct cfg_block *b = xmalloc(sizeof(*b) + n);
+    b->next = cfg_blocks;
+    cfg_blocks = b;
+    return b->data;
+}
+
+static char *
+cfg_strndup(const char *s, size_t n)
+{
+    char *p = cfg_alloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
 #define DEFAULT_PORT       8000
 #define DEFAULT_APP_SUFFIX "application"
 #define MAX_REQUEST_LINE   ((size_t)1024 * 1024)
@@ -29,6 +56,8 @@
 #define MAX_THREADS        1024
 /* Timers end up as int milliseconds (epoll_wait); 1e6 s keeps them < INT_MAX. */
 #define MAX_SECONDS 1e6
+/* gunicorn's default for --forwarded-allow-ips and --proxy-allow-from. */
+#define DEFAULT_TRUSTED_PROXIES "127.0.0.1,::1"
 
 enum {
     OPT_CHDIR = 256,
@@ -61,6 +90,15 @@ enum {
     OPT_UMASK,
     OPT_RELOAD,
     OPT_PRINT_CONFIG,
+    OPT_CERTFILE,
+    OPT_KEYFILE,
+    OPT_CA_CERTS,
+    OPT_CERT_REQS,
+    OPT_CIPHERS,
+    OPT_TLS_MIN_VERSION,
+    OPT_FORWARDED_ALLOW_IPS,
+    OPT_PROXY_PROTOCOL,
+    OPT_PROXY_ALLOW_FROM,
 };
 
 /* The canonical names come first: opt_name() reports the first entry with a
@@ -101,6 +139,15 @@ static const struct option long_options[] = {
     {"reload", no_argument, NULL, OPT_RELOAD},
     {"config", required_argument, NULL, 'c'},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+    {"certfile", required_argument, NULL, OPT_CERTFILE},
+    {"keyfile", required_argument, NULL, OPT_KEYFILE},
+    {"ca-certs", required_argument, NULL, OPT_CA_CERTS},
+    {"cert-reqs", required_argument, NULL, OPT_CERT_REQS},
+    {"ciphers", required_argument, NULL, OPT_CIPHERS},
+    {"tls-min-version", required_argument, NULL, OPT_TLS_MIN_VERSION},
+    {"forwarded-allow-ips", required_argument, NULL, OPT_FORWARDED_ALLOW_IPS},
+    {"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
+    {"proxy-allow-from", required_argument, NULL, OPT_PROXY_ALLOW_FROM},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -118,12 +165,10 @@ static const char *const gunicorn_only[] = {
     "daemon",
     "name",
     "env",
-    "certfile",
-    "keyfile",
-    "ca-certs",
     "capture-output",
-    "forwarded-allow-ips",
-    "proxy-protocol",
+    "ssl-version",
+    "do-handshake-on-connect",
+    "suppress-ragged-eofs",
     "statsd-host",
     "worker-tmp-dir",
     "check-config",
@@ -183,6 +228,11 @@ config_defaults(struct config *c)
     c->timeout = 30;
     c->worker_connections = 1000;
     c->umask = -1;
+    c->cert_reqs = CONFIG_CERT_NONE;
+    c->tls_min_version = 12;
+    /* Literals that cannot fail; $FORWARDED_ALLOW_IPS is read in config_parse. */
+    ip_allow_add(&c->forwarded_allow, DEFAULT_TRUSTED_PROXIES, NULL, 0);
+    ip_allow_add(&c->proxy_allow, DEFAULT_TRUSTED_PROXIES, NULL, 0);
 }
 
 static bool
@@ -303,7 +353,7 @@ static char *
 join3(const char *a, const char *b, size_t b_len, const char *c)
 {
     size_t la = strlen(a), lc = strlen(c);
-    char *s = xmalloc(la + b_len + lc + 1);
+    char *s = cfg_alloc(la + b_len + lc + 1);
 
     memcpy(s, a, la);
     memcpy(s + la, b, b_len);
@@ -429,8 +479,12 @@ add_pythonpath(struct config *c, const char *arg)
             e--;
         }
         if (e > b) {
-            c->pythonpath = xrealloc(c->pythonpath, (c->n_pythonpath + 1) * sizeof(char *));
-            c->pythonpath[c->n_pythonpath++] = xstrndup(b, (size_t)(e - b));
+            const char **grown = cfg_alloc((c->n_pythonpath + 1) * sizeof(char *));
+            if (c->n_pythonpath > 0) {
+                memcpy(grown, c->pythonpath, c->n_pythonpath * sizeof(char *));
+            }
+            c->pythonpath = grown;
+            c->pythonpath[c->n_pythonpath++] = cfg_strndup(b, (size_t)(e - b));
         }
         p = comma != NULL ? comma + 1 : end;
     }
@@ -512,6 +566,22 @@ print_help(void)
            "                                repeatable [none]\n"
            "      --python-executable PATH  sys.executable of the embedded Python\n"
            "                                [" WSGIHOST_PYTHON_EXECUTABLE "]\n"
+           "      --certfile FILE           serve HTTPS on every --bind with this PEM\n"
+           "                                certificate chain [off: plain HTTP]\n"
+           "      --keyfile FILE            its PEM private key, unencrypted [in --certfile]\n"
+           "      --ca-certs FILE           PEM CAs that client certificates must chain to\n"
+           "      --cert-reqs MODE          client certificates: none, optional, required\n"
+           "                                [none]\n"
+           "      --ciphers LIST            OpenSSL cipher list for TLS 1.2 [OpenSSL's]\n"
+           "      --tls-min-version V       oldest TLS accepted: 1.2 or 1.3 [1.2]\n"
+           "      --forwarded-allow-ips IPS  peers whose X-Forwarded-For/-Proto/-Ssl are\n"
+           "                                believed: addresses or networks, comma-separated,\n"
+           "                                '*' = any [$FORWARDED_ALLOW_IPS, else\n"
+           "                                127.0.0.1,::1]\n"
+           "      --proxy-protocol          every connection starts with a PROXY header\n"
+           "                                (v1 or v2, as haproxy or nginx send it)\n"
+           "      --proxy-allow-from IPS    peers allowed to connect with --proxy-protocol\n"
+           "                                [127.0.0.1,::1]\n"
            "      --keep-alive SECONDS      idle time allowed between requests [5]\n"
            "      --header-timeout SECONDS  time for a whole request head to arrive [10]\n"
            "      --body-timeout SECONDS    longest pause while a body arrives [30]\n"
@@ -563,6 +633,16 @@ unknown_long_option(const char *arg)
         }
     }
     return usage_error("unknown option '--%.*s'", (int)len, name);
+}
+
+static int
+set_nonempty(const char *what, const char *arg, const char **out)
+{
+    if (*arg == '\0') {
+        return usage_error("%s: empty value", what);
+    }
+    *out = arg;
+    return 0;
 }
 
 static int
@@ -719,6 +799,56 @@ apply_option(struct config *c, int opt, const char *arg)
         }
         c->error_logfile = arg;
         return 0;
+    case OPT_CERTFILE:
+        return set_nonempty(what, arg, &c->certfile);
+    case OPT_KEYFILE:
+        return set_nonempty(what, arg, &c->keyfile);
+    case OPT_CA_CERTS:
+        return set_nonempty(what, arg, &c->ca_certs);
+    case OPT_CIPHERS:
+        return set_nonempty(what, arg, &c->ciphers);
+    case OPT_CERT_REQS:
+        /* gunicorn's config files use ssl.CERT_NONE/OPTIONAL/REQUIRED = 0/1/2. */
+        if (strcasecmp(arg, "none") == 0 || strcmp(arg, "0") == 0) {
+            c->cert_reqs = CONFIG_CERT_NONE;
+        } else if (strcasecmp(arg, "optional") == 0 || strcmp(arg, "1") == 0) {
+            c->cert_reqs = CONFIG_CERT_OPTIONAL;
+        } else if (strcasecmp(arg, "required") == 0 || strcmp(arg, "2") == 0) {
+            c->cert_reqs = CONFIG_CERT_REQUIRED;
+        } else {
+            return usage_error("--cert-reqs: '%s' is not one of none, optional, required "
+                               "(or 0, 1, 2)",
+                               arg);
+        }
+        return 0;
+    case OPT_TLS_MIN_VERSION: {
+        const char *ver = strncasecmp(arg, "TLSv", 4) == 0 ? arg + 4 : arg;
+        if (strcmp(ver, "1.2") == 0) {
+            c->tls_min_version = 12;
+        } else if (strcmp(ver, "1.3") == 0) {
+            c->tls_min_version = 13;
+        } else if (strcmp(ver, "1") == 0 || strcmp(ver, "1.0") == 0 || strcmp(ver, "1.1") == 0) {
+            return usage_error("--tls-min-version: TLS %s is obsolete (RFC 8996) and refused; "
+                               "use 1.2 or 1.3",
+                               strcmp(ver, "1") == 0 ? "1.0" : ver);
+        } else {
+            return usage_error("--tls-min-version: '%s' is not 1.2 or 1.3", arg);
+        }
+        return 0;
+    }
+    case OPT_FORWARDED_ALLOW_IPS:
+    case OPT_PROXY_ALLOW_FROM: {
+        char err[256];
+        struct ip_allow *a =
+            opt == OPT_FORWARDED_ALLOW_IPS ? &c->forwarded_allow : &c->proxy_allow;
+        if (ip_allow_add(a, arg, err, sizeof(err)) < 0) {
+            return usage_error("%s: %s", what, err);
+        }
+        return 0;
+    }
+    case OPT_PROXY_PROTOCOL:
+        c->proxy_protocol = true;
+        return 0;
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0) {
@@ -743,6 +873,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
     size_t binds_before = c->n_binds;
     size_t paths_before = c->n_pythonpath;
     bool binds_reset = false, paths_reset = false;
+    bool fwd_reset = false, pallow_reset = false;
     int opt;
 
     /* 0, not 1: makes glibc reinitialise, so config_parse can run twice (tests). */
@@ -793,6 +924,17 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
                 c->n_pythonpath = 0;
                 paths_reset = true;
             }
+            /* Address lists replace the default or an earlier source's list;
+             * within one source they add up (a config file's list becomes
+             * repeated options). */
+            if (opt == OPT_FORWARDED_ALLOW_IPS && !fwd_reset) {
+                ip_allow_clear(&c->forwarded_allow);
+                fwd_reset = true;
+            }
+            if (opt == OPT_PROXY_ALLOW_FROM && !pallow_reset) {
+                ip_allow_clear(&c->proxy_allow);
+                pallow_reset = true;
+            }
             if (apply_option(c, opt, optarg) < 0) {
                 return -1;
             }
@@ -833,9 +975,13 @@ static const char config_file_script[] =
     " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
     " 'header_timeout': 'header-timeout', 'body_timeout': 'body-timeout',\n"
     " 'send_timeout': 'send-timeout', 'python_executable': 'python-executable',\n"
+    " 'certfile': 'certfile', 'keyfile': 'keyfile', 'ca_certs': 'ca-certs',\n"
+    " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
+    " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
+    " 'proxy_allow_ips': 'proxy-allow-from',\n"
     " 'wsgi_app': None,\n"
     "}\n"
-    "flags = {'preload_app', 'reload'}\n"
+    "flags = {'preload_app', 'reload', 'proxy_protocol'}\n"
     "ns = {'__file__': path, '__name__': '__config__'}\n"
     "try:\n"
     "    with open(path, 'rb') as f:\n"
@@ -856,6 +1002,8 @@ static const char config_file_script[] =
     "    if k in flags:\n"
     "        if v: out.append(opt)\n"
     "        continue\n"
+    "    if v is None:\n"
+    "        continue  # None means the default, as in gunicorn\n"
     "    vals = v if isinstance(v, (list, tuple)) else [v]\n"
     "    for x in vals:\n"
     "        if isinstance(x, bool) or x is None:\n"
@@ -918,8 +1066,11 @@ run_config_file(const struct config *c, const char *path, size_t *len)
         free(out);
         return NULL; /* the script printed the reason (or Python's traceback) */
     }
+    /* The last argument ends at n: terminate it like the others. */
+    char *kept = cfg_strndup(out, n); /* the options point into it for good */
+    free(out);
     *len = n;
-    return out;
+    return kept;
 }
 
 /* Splits a NUL-separated buffer into an argv (argv[0] = "wsgihost"). */
@@ -930,7 +1081,8 @@ split_nul(char *buf, size_t len, int *argc)
     for (size_t i = 0; i < len; i++) {
         n += buf[i] == '\0';
     }
-    char **v = xcalloc((size_t)n + 2, sizeof(char *));
+    char **v = cfg_alloc(((size_t)n + 2) * sizeof(char *));
+    memset(v, 0, ((size_t)n + 2) * sizeof(char *));
     int k = 0;
     v[k++] = "wsgihost";
     if (len > 0) {
@@ -950,8 +1102,9 @@ static char **
 split_words(const char *s, int *argc)
 {
     size_t len = strlen(s);
-    char *buf = xmalloc(len + 1);
-    char **v = xcalloc(len / 2 + 3, sizeof(char *));
+    char *buf = cfg_alloc(len + 1);
+    char **v = cfg_alloc((len / 2 + 3) * sizeof(char *));
+    memset(v, 0, (len / 2 + 3) * sizeof(char *));
     int k = 0;
     v[k++] = "wsgihost";
     size_t o = 0;
@@ -983,6 +1136,35 @@ split_words(const char *s, int *argc)
     return v;
 }
 
+/* TLS options that would silently do nothing are errors: a user who gives
+ * --ca-certs expects client certificates to be checked. */
+static int
+check_tls(const struct config *c)
+{
+    if (c->certfile == NULL) {
+        const char *stray = c->keyfile ? "--keyfile"
+                            : c->ca_certs ? "--ca-certs"
+                            : c->ciphers ? "--ciphers"
+                            : c->cert_reqs != CONFIG_CERT_NONE ? "--cert-reqs"
+                                                               : NULL;
+        if (stray != NULL) {
+            return usage_error("%s needs --certfile (HTTPS is off without a certificate)",
+                               stray);
+        }
+        return 0;
+    }
+    if (c->cert_reqs != CONFIG_CERT_NONE && c->ca_certs == NULL) {
+        return usage_error("--cert-reqs %s needs --ca-certs (the CAs that client certificates "
+                           "must chain to)",
+                           c->cert_reqs == CONFIG_CERT_REQUIRED ? "required" : "optional");
+    }
+    if (c->ca_certs != NULL && c->cert_reqs == CONFIG_CERT_NONE) {
+        return usage_error("--ca-certs has no effect with --cert-reqs none: add --cert-reqs "
+                           "optional or required");
+    }
+    return 0;
+}
+
 /* Precedence: command line > $WSGIHOST_CMD_ARGS > config file > defaults. */
 int
 config_parse(struct config *c, int argc, char **argv)
@@ -996,8 +1178,19 @@ config_parse(struct config *c, int argc, char **argv)
     probe.source = 3;
     bool probe_workers = false;
     rc = cfg_parse_args(&probe, argc, argv, &probe_workers, true);
+    ip_allow_clear(&probe.forwarded_allow);
+    ip_allow_clear(&probe.proxy_allow);
     if (rc != 0) {
         return rc;
+    }
+    /* gunicorn reads its --forwarded-allow-ips default from here. */
+    const char *env_fwd = getenv("FORWARDED_ALLOW_IPS");
+    if (env_fwd != NULL) {
+        char err[256];
+        ip_allow_clear(&c->forwarded_allow);
+        if (ip_allow_add(&c->forwarded_allow, env_fwd, err, sizeof(err)) < 0) {
+            return usage_error("$FORWARDED_ALLOW_IPS: %s", err);
+        }
     }
     const char *file = probe.config_file;
     const char *env_args = getenv("WSGIHOST_CMD_ARGS");
@@ -1007,7 +1200,10 @@ config_parse(struct config *c, int argc, char **argv)
         struct config eprobe;
         config_defaults(&eprobe);
         bool w = false;
-        if (cfg_parse_args(&eprobe, eargc, eargv, &w, false) < 0) {
+        rc = cfg_parse_args(&eprobe, eargc, eargv, &w, false);
+        ip_allow_clear(&eprobe.forwarded_allow);
+        ip_allow_clear(&eprobe.proxy_allow);
+        if (rc < 0) {
             return -1;
         }
         file = eprobe.config_file;
@@ -1055,11 +1251,21 @@ config_parse(struct config *c, int argc, char **argv)
             return -1;
         }
     }
+    if (check_tls(c) < 0) {
+        return -1;
+    }
     if (c->print_config) {
         config_print(c);
         return 1;
     }
     return 0;
+}
+
+void
+config_free(struct config *c)
+{
+    ip_allow_clear(&c->forwarded_allow);
+    ip_allow_clear(&c->proxy_allow);
 }
 
 void
@@ -1113,4 +1319,17 @@ config_print(const struct config *c)
     } else {
         printf("umask = None\n");
     }
+    static const char *const reqs[] = {"none", "optional", "required"};
+    char list[1024];
+    printf("certfile = %s\n", c->certfile ? c->certfile : "None");
+    printf("keyfile = %s\n", c->keyfile ? c->keyfile : "None");
+    printf("ca_certs = %s\n", c->ca_certs ? c->ca_certs : "None");
+    printf("cert_reqs = %s\n", reqs[c->cert_reqs]);
+    printf("ciphers = %s\n", c->ciphers ? c->ciphers : "None");
+    printf("tls_min_version = 1.%d\n", c->tls_min_version - 10);
+    ip_allow_format(&c->forwarded_allow, list, sizeof(list));
+    printf("forwarded_allow_ips = %s\n", list);
+    printf("proxy_protocol = %s\n", c->proxy_protocol ? "True" : "False");
+    ip_allow_format(&c->proxy_allow, list, sizeof(list));
+    printf("proxy_allow_ips = %s\n", list);
 }

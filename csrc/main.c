@@ -14,12 +14,38 @@
 #include "listener.h"
 #include "master.h"
 #include "log.h"
+#include "proxy.h"
 #include "pyrt.h"
 #include "sig.h"
+#include "tls.h"
 #include "worker.h"
 
 static int saved_argc;
 static char **saved_argv;
+/* The listeners and their TLS context, for reload_config. */
+static struct listener *saved_ls;
+static size_t saved_n_ls;
+static struct tls_ctx *tls_ctx;
+
+/* Point every listener at ctx (TLS applies to every --bind, as in
+ * gunicorn) and say so in the address logged. */
+static void
+set_tls(struct listener *ls, size_t n, struct tls_ctx *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        ls[i].tls = ctx;
+        bool https = strncmp(ls[i].display, "https://", 8) == 0;
+        if (ctx != NULL && !https && strncmp(ls[i].display, "http://", 7) == 0) {
+            char d[sizeof(ls[i].display)];
+            snprintf(d, sizeof(d), "https://%s", ls[i].display + 7);
+            memcpy(ls[i].display, d, sizeof(d));
+        } else if (ctx == NULL && https) {
+            char d[sizeof(ls[i].display)];
+            snprintf(d, sizeof(d), "http://%s", ls[i].display + 8);
+            memcpy(ls[i].display, d, sizeof(d));
+        }
+    }
+}
 
 /* HUP: read argv, $WSGIHOST_CMD_ARGS and the config file again. The
  * sockets stay as they are (they are bound already). */
@@ -29,6 +55,7 @@ reload_config(struct config *cfg)
     struct config fresh;
     config_defaults(&fresh);
     if (config_parse(&fresh, saved_argc, saved_argv) != 0) {
+        config_free(&fresh);
         return -1;
     }
     if (fresh.n_binds != cfg->n_binds) {
@@ -39,6 +66,22 @@ reload_config(struct config *cfg)
     if (fresh.workers < 1) {
         fresh.workers = cfg->workers;
     }
+    /* Certificates are read again, so that a renewed one is served by the
+     * new workers without a restart. */
+    struct tls_ctx *ctx = NULL;
+    if (fresh.certfile != NULL) {
+        char err[512];
+        ctx = tls_ctx_new(&fresh, err, sizeof(err));
+        if (ctx == NULL) {
+            log_error("reload: %s", err);
+            config_free(&fresh);
+            return -1;
+        }
+    }
+    set_tls(saved_ls, saved_n_ls, ctx);
+    tls_ctx_free(tls_ctx); /* the running workers have their own copy */
+    tls_ctx = ctx;
+    config_free(cfg);
     *cfg = fresh;
     return 0;
 }
@@ -47,6 +90,25 @@ static void
 die_startup(const char *msg)
 {
     fprintf(stderr, "wsgihost: error: %s\n", msg);
+}
+
+/* Unix sockets we created belong to the user and group we become, as in
+ * gunicorn: with --umask 0o007 and --group www-data, nginx may connect and
+ * nobody else. (uid_t)-1 / (gid_t)-1 leave that part alone. */
+static int
+chown_sockets(uid_t uid, gid_t gid)
+{
+    for (size_t i = 0; i < saved_n_ls; i++) {
+        const char *path = saved_ls[i].unix_path;
+        if (path != NULL && chown(path, uid, gid) != 0) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "cannot give unix:%s to --user/--group: %s", path,
+                     strerror(errno));
+            die_startup(msg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* --user/--group: after binding (so ports < 1024 work), before Python. */
@@ -83,6 +145,9 @@ drop_privileges(const struct config *cfg)
         if (gid == (gid_t)-1 && pw != NULL) {
             gid = pw->pw_gid;
         }
+        if (chown_sockets(uid, gid) != 0) {
+            return -1;
+        }
         if (gid != (gid_t)-1 && (setgroups(0, NULL) != 0 && errno != EPERM)) {
             snprintf(msg, sizeof(msg), "--user %s: setgroups: %s", cfg->user, strerror(errno));
             die_startup(msg);
@@ -98,10 +163,16 @@ drop_privileges(const struct config *cfg)
             die_startup(msg);
             return -1;
         }
-    } else if (gid != (gid_t)-1 && setgid(gid) != 0) {
-        snprintf(msg, sizeof(msg), "--group: setgid(%u): %s", (unsigned)gid, strerror(errno));
-        die_startup(msg);
-        return -1;
+    } else if (gid != (gid_t)-1) {
+        if (chown_sockets((uid_t)-1, gid) != 0) {
+            return -1;
+        }
+        if (setgid(gid) != 0) {
+            snprintf(msg, sizeof(msg), "--group: setgid(%u): %s", (unsigned)gid,
+                     strerror(errno));
+            die_startup(msg);
+            return -1;
+        }
     }
     return 0;
 }
@@ -125,7 +196,9 @@ write_pidfile(const struct config *cfg)
 int
 main(int argc, char **argv)
 {
-    struct config cfg;
+    /* static: the configuration lives as long as the process, and stays
+     * reachable for LeakSanitizer. */
+    static struct config cfg;
     config_defaults(&cfg);
     saved_argc = argc;
     saved_argv = argv;
@@ -161,32 +234,67 @@ main(int argc, char **argv)
         return 1;
     }
 
-    static const char *default_bind = "127.0.0.1:8000";
-    const char *const *binds = cfg.n_binds ? cfg.binds : &default_bind;
-    size_t n_binds = cfg.n_binds ? cfg.n_binds : 1;
-    struct listener *ls = xcalloc(n_binds, sizeof(*ls));
-    for (size_t i = 0; i < n_binds; i++) {
-        char err[512];
-        if (listener_open(&ls[i], binds[i], cfg.backlog, err, sizeof(err)) != 0) {
+    /* Certificates first: a bad one stops us before any socket is bound. */
+    if (cfg.certfile != NULL) {
+        char err[1024];
+        tls_ctx = tls_ctx_new(&cfg, err, sizeof(err));
+        if (tls_ctx == NULL) {
             die_startup(err);
-            for (size_t j = 0; j < i; j++) {
-                listener_close(&ls[j], true);
-            }
-            free(ls);
             return 1;
         }
     }
+
+    /* Socket activation wins over --bind (as in gunicorn): the sockets are
+     * systemd's, already bound to what the .socket unit says. */
+    struct listener *ls = NULL;
+    size_t n_binds;
+    char ierr[512];
+    int inherited = listener_inherit(&ls, ierr, sizeof(ierr));
+    if (inherited < 0) {
+        die_startup(ierr);
+        tls_ctx_free(tls_ctx);
+        return 1;
+    }
+    if (inherited > 0) {
+        n_binds = (size_t)inherited;
+        if (cfg.n_binds > 0) {
+            log_warning("--bind ignored: serving the %d socket(s) passed by systemd (LISTEN_FDS)",
+                        inherited);
+        }
+    } else {
+        static const char *default_bind = "127.0.0.1:8000";
+        const char *const *binds = cfg.n_binds ? cfg.binds : &default_bind;
+        n_binds = cfg.n_binds ? cfg.n_binds : 1;
+        ls = xcalloc(n_binds, sizeof(*ls));
+        for (size_t i = 0; i < n_binds; i++) {
+            char err[512];
+            if (listener_open(&ls[i], binds[i], cfg.backlog, err, sizeof(err)) != 0) {
+                die_startup(err);
+                for (size_t j = 0; j < i; j++) {
+                    listener_close(&ls[j], true);
+                }
+                free(ls);
+                tls_ctx_free(tls_ctx);
+                return 1;
+            }
+        }
+    }
+    set_tls(ls, n_binds, tls_ctx);
+    saved_ls = ls;
+    saved_n_ls = n_binds;
 
     if (drop_privileges(&cfg) != 0 || write_pidfile(&cfg) != 0) {
         for (size_t i = 0; i < n_binds; i++) {
             listener_close(&ls[i], true);
         }
         free(ls);
+        tls_ctx_free(tls_ctx);
         return 1;
     }
     log_info("Starting wsgihost %s", WSGIHOST_VERSION);
     for (size_t i = 0; i < n_binds; i++) {
-        log_info("Listening at: %s (%d)", ls[i].display, (int)getpid());
+        log_info("Listening at: %s (%d)%s", ls[i].display, (int)getpid(),
+                 ls[i].inherited ? " (from systemd)" : "");
     }
     if (cfg.workers > 0) {
         if (cfg.preload && (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0)) {
@@ -213,6 +321,8 @@ main(int argc, char **argv)
         listener_close(&ls[i], true);
     }
     free(ls);
+    tls_ctx_free(tls_ctx);
+    config_free(&cfg);
     log_close();
     return rc;
 }
