@@ -81,6 +81,10 @@ enum config_cert_reqs {
     CONFIG_CERT_REQUIRED = 2,
 };
 
+/* Release the address lists (the rest lives as long as the process).
+ * c is unusable afterwards. */
+void config_free(struct config *c);
+
 /* Print the resolved settings, gunicorn's --print-config style. */
 void config_print(const struct config *c);
 

@@ -653,8 +653,8 @@ static bool
 transport_has_input(struct conn *c)
 {
     return c->io != NULL && !c->closed && !c->lingering && c->phase == PHASE_HTTP &&
-           !c->running && !c->peer_eof && c->in.len < READ_PAUSE_AT &&
-           c->io->pending(c->io_ctx);
+           !c->running && !c->peer_eof && !c->close_after_flush &&
+           c->in.len < READ_PAUSE_AT && c->io->pending(c->io_ctx);
 }
 
 static void

@@ -20,6 +20,7 @@ struct http_conn_meta {
     char server_name[64]; /* the local address the socket is bound to, or the unix path */
     char server_port[8];  /* decimal, "" for unix sockets */
     const char *url_scheme; /* "http" or "https" */
+    const char *ssl_client_s_dn; /* verified TLS client certificate's subject (RFC 2253), or NULL */
 };
 
 struct http_body {

@@ -36,6 +36,9 @@ struct io_ops {
     bool (*pending)(void *t);
     /* Say goodbye (TLS close_notify): best effort, never blocks. */
     void (*shutdown)(void *t);
+    /* The subject (RFC 2253) of the client certificate verified during the
+     * handshake, or NULL; valid until free. */
+    const char *(*peer_subject)(void *t);
     /* Why the last failing call failed, for the log ("" if unknown). */
     const char *(*error)(void *t);
     void (*free)(void *t);

@@ -1,6 +1,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +23,8 @@ errf(char *err, size_t errsz, const char *fmt, ...)
     vsnprintf(err, errsz, fmt, ap);
     va_end(ap);
 }
+
+static void describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t sl);
 
 static int
 open_unix(struct listener *l, const char *path, int backlog, char *err, size_t errsz)
@@ -168,21 +171,142 @@ listener_open(struct listener *l, const char *spec, int backlog, char *err, size
         close(fd);
         return -1;
     }
+    l->fd = fd;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    char nhost[INET6_ADDRSTRLEN + 1], nport[8];
-    getnameinfo((struct sockaddr *)&ss, sl, nhost, sizeof(nhost), nport, sizeof(nport),
+    describe_inet(l, &ss, sl);
+    return 0;
+}
+
+/* host, port and display of a bound TCP socket. */
+static void
+describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t sl)
+{
+    char nhost[INET6_ADDRSTRLEN + 1] = "", nport[8] = "";
+    getnameinfo((const struct sockaddr *)ss, sl, nhost, sizeof(nhost), nport, sizeof(nport),
                 NI_NUMERICHOST | NI_NUMERICSERV);
-    l->fd = fd;
     snprintf(l->host, sizeof(l->host), "%s", nhost);
     snprintf(l->port, sizeof(l->port), "%s", nport);
-    if (ss.ss_family == AF_INET6) {
+    if (ss->ss_family == AF_INET6) {
         snprintf(l->display, sizeof(l->display), "http://[%s]:%s", nhost, nport);
     } else {
         snprintf(l->display, sizeof(l->display), "http://%s:%s", nhost, nport);
     }
+}
+
+/* Check one fd systemd passed and describe it. */
+static int
+adopt(struct listener *l, int fd, char *err, size_t errsz)
+{
+    struct stat st;
+    int type = 0, listening = 0;
+    socklen_t optlen = sizeof(type);
+    memset(l, 0, sizeof(*l));
+    l->fd = -1;
+    if (fstat(fd, &st) != 0) {
+        errf(err, errsz, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        errf(err, errsz, "LISTEN_FDS: fd %d is not a socket", fd);
+        return -1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0 || type != SOCK_STREAM) {
+        errf(err, errsz, "LISTEN_FDS: fd %d is not a stream socket (ListenStream= in the .socket "
+                         "unit)", fd);
+        return -1;
+    }
+    optlen = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
+        errf(err, errsz, "LISTEN_FDS: fd %d is not a listening socket (Accept=no in the .socket "
+                         "unit)", fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        errf(err, errsz, "LISTEN_FDS: fd %d: fcntl: %s", fd, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        errf(err, errsz, "LISTEN_FDS: fd %d: getsockname: %s", fd, strerror(errno));
+        return -1;
+    }
+    l->fd = fd;
+    l->inherited = true;
+    if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *su = (const struct sockaddr_un *)&ss;
+        size_t plen = sl > offsetof(struct sockaddr_un, sun_path)
+                          ? sl - offsetof(struct sockaddr_un, sun_path)
+                          : 0;
+        char path[sizeof(su->sun_path) + 1];
+        if (plen > 0 && su->sun_path[0] == '\0') {
+            /* abstract namespace: shown as "@name" */
+            path[0] = '@';
+            memcpy(path + 1, su->sun_path + 1, plen - 1);
+            path[plen] = '\0';
+        } else {
+            memcpy(path, su->sun_path, plen);
+            path[plen] = '\0';
+        }
+        l->is_unix = true;
+        snprintf(l->host, sizeof(l->host), "%.*s", (int)sizeof(l->host) - 1, path);
+        l->port[0] = '\0';
+        snprintf(l->display, sizeof(l->display), "unix:%s", path);
+    } else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        describe_inet(l, &ss, sl);
+    } else {
+        l->fd = -1;
+        errf(err, errsz, "LISTEN_FDS: fd %d: address family %d is not TCP or unix", fd,
+             ss.ss_family);
+        return -1;
+    }
     return 0;
+}
+
+/* LISTEN_FDS starts at fd 3 (SD_LISTEN_FDS_START). */
+#define LISTEN_FDS_START 3
+
+int
+listener_inherit(struct listener **out, char *err, size_t errsz)
+{
+    *out = NULL;
+    const char *pid_s = getenv("LISTEN_PID");
+    const char *fds_s = getenv("LISTEN_FDS");
+    if (pid_s == NULL || fds_s == NULL) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long pid = strtoul(pid_s, &end, 10);
+    if (*pid_s == '\0' || *end != '\0' || errno != 0 || pid != (unsigned long)getpid()) {
+        return 0; /* meant for another process (systemd's rule) */
+    }
+    errno = 0;
+    unsigned long n = strtoul(fds_s, &end, 10);
+    if (*fds_s == '\0' || *end != '\0' || errno != 0 || n > 1024) {
+        errf(err, errsz, "LISTEN_FDS='%s' is not a number of sockets", fds_s);
+        return -1;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (n == 0) {
+        return 0;
+    }
+    struct listener *ls = xcalloc(n, sizeof(*ls));
+    for (unsigned long i = 0; i < n; i++) {
+        if (adopt(&ls[i], LISTEN_FDS_START + (int)i, err, errsz) != 0) {
+            free(ls);
+            return -1;
+        }
+    }
+    *out = ls;
+    return (int)n;
 }
 
 void

@@ -5,9 +5,13 @@
 
 #include "util.h"
 
+struct tls_ctx;
+
 struct listener {
     int fd;
     bool is_unix;
+    bool inherited;   /* passed by systemd (LISTEN_FDS): its unix path is not ours to unlink */
+    struct tls_ctx *tls; /* not owned; NULL = plain HTTP */
     char *unix_path;  /* owned; unlinked on close */
     char host[64];    /* numeric address actually bound, or the unix path (truncated) */
     char port[8];     /* decimal, "" for unix */
@@ -18,5 +22,13 @@ struct listener {
  * err filled with one line naming the address and the reason. */
 int listener_open(struct listener *l, const char *spec, int backlog, char *err, size_t errsz);
 void listener_close(struct listener *l, bool unlink_path);
+
+/* systemd socket activation: when $LISTEN_PID is this process, the
+ * $LISTEN_FDS listening sockets from fd 3 on (made non-blocking and
+ * close-on-exec, described from getsockname) become *out, and the LISTEN_*
+ * variables leave the environment so that the app's children do not take
+ * them for theirs. Returns how many (0 when not socket-activated), or -1
+ * with err filled (a passed fd that is not a listening stream socket). */
+int listener_inherit(struct listener **out, char *err, size_t errsz);
 
 #endif

@@ -522,8 +522,7 @@ xff_client(const struct hfield *fields, size_t nfields, const struct ip_allow *t
             if (pp < ep) {
                 uint8_t bin[16];
                 int family;
-                if (!xff_addr(pp, ep, out->client_addr, sizeof(out->client_addr), bin,
-                              &family)) {
+                if (!xff_addr(pp, ep, out->client_addr, sizeof(out->client_addr), bin, &family)) {
                     /* Garbled by a proxy we trust: believe none of it. */
                     out->has_client = false;
                     out->client_addr[0] = '\0';

@@ -39,8 +39,8 @@ void ip_allow_format(const struct ip_allow *a, char *out, size_t outsz);
 
 /* ---- PROXY protocol ---------------------------------------------------- */
 
-#define PROXY_V1_MAX 107   /* the whole v1 line, CRLF included (the spec's bound) */
-#define PROXY_MAX    4096  /* v2 header + addresses + TLVs that we accept */
+#define PROXY_V1_MAX 107  /* the whole v1 line, CRLF included (the spec's bound) */
+#define PROXY_MAX    4096 /* v2 header + addresses + TLVs that we accept */
 
 enum proxy_rc {
     PROXY_ERROR = -1, /* not a valid PROXY header: close the connection */
@@ -53,7 +53,7 @@ struct proxy_info {
     /* false for v1 "UNKNOWN", v2 LOCAL (health checks) and v2 AF_UNSPEC or
      * AF_UNIX: the connection keeps its own addresses. */
     bool has_addr;
-    int family; /* AF_INET / AF_INET6 when has_addr */
+    int family;        /* AF_INET / AF_INET6 when has_addr */
     char src_addr[46]; /* numeric, as inet_ntop writes it */
     int src_port;
     char dst_addr[46];
@@ -70,7 +70,7 @@ enum proxy_rc proxy_parse(const char *buf, size_t len, struct proxy_info *out, s
 /* ---- X-Forwarded-* ---------------------------------------------------- */
 
 enum forwarded_scheme {
-    FWD_SCHEME_NONE = 0,   /* no (usable) scheme field */
+    FWD_SCHEME_NONE = 0, /* no (usable) scheme field */
     FWD_SCHEME_HTTP = 1,
     FWD_SCHEME_HTTPS = 2,
     FWD_SCHEME_CONFLICT = 3, /* the fields disagree: answer 400 */

@@ -65,7 +65,7 @@ xstrndup(const char *s, size_t n)
     return p;
 }
 
-static char out_buf[8192];
+static char out_buf[16384];
 static char err_buf[8192];
 
 /* Captures fd 1 and fd 2 into files while config_parse runs. */
@@ -376,6 +376,101 @@ test_options(void)
     CHECK(PARSE(&c, "--help", "--backlog", "x") == 1);
 }
 
+static void
+test_tls_and_proxy(void)
+{
+    struct config c;
+    char list[256];
+
+    unsetenv("FORWARDED_ALLOW_IPS");
+    CHECK(PARSE(&c, "a:b") == 0);
+    CHECK(c.certfile == NULL && c.keyfile == NULL && c.ca_certs == NULL && c.ciphers == NULL);
+    CHECK(c.cert_reqs == CONFIG_CERT_NONE && c.tls_min_version == 12 && !c.proxy_protocol);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "127.0.0.1,::1") == 0);
+    ip_allow_format(&c.proxy_allow, list, sizeof(list));
+    CHECK(strcmp(list, "127.0.0.1,::1") == 0);
+
+    CHECK(PARSE(&c, "--certfile", "/c.pem", "--keyfile=/k.pem", "--ca-certs", "/ca.pem",
+                "--cert-reqs", "required", "--ciphers", "ECDHE+AESGCM", "--tls-min-version",
+                "1.3", "a:b") == 0);
+    CHECK(strcmp(c.certfile, "/c.pem") == 0 && strcmp(c.keyfile, "/k.pem") == 0);
+    CHECK(strcmp(c.ca_certs, "/ca.pem") == 0 && strcmp(c.ciphers, "ECDHE+AESGCM") == 0);
+    CHECK(c.cert_reqs == CONFIG_CERT_REQUIRED && c.tls_min_version == 13);
+    CHECK(PARSE(&c, "--certfile", "/c", "--ca-certs", "/ca", "--cert-reqs", "1", "a:b") == 0 &&
+          c.cert_reqs == CONFIG_CERT_OPTIONAL);
+    CHECK(PARSE(&c, "--certfile", "/c", "--ca-certs", "/ca", "--cert-reqs", "OPTIONAL",
+                "--tls-min-version", "TLSv1.2", "a:b") == 0 &&
+          c.cert_reqs == CONFIG_CERT_OPTIONAL && c.tls_min_version == 12);
+    CHECK(PARSE(&c, "--certfile", "/c", "--cert-reqs", "0", "a:b") == 0 &&
+          c.cert_reqs == CONFIG_CERT_NONE);
+
+    BAD("--cert-reqs: 'maybe' is not one of none, optional, required", "--cert-reqs", "maybe",
+        "a:b");
+    BAD("--tls-min-version: TLS 1.1 is obsolete (RFC 8996) and refused", "--tls-min-version",
+        "1.1", "a:b");
+    BAD("--tls-min-version: TLS 1.0 is obsolete", "--tls-min-version", "TLSv1", "a:b");
+    BAD("--tls-min-version: TLS 1.0 is obsolete", "--tls-min-version", "1.0", "a:b");
+    BAD("--tls-min-version: '2' is not 1.2 or 1.3", "--tls-min-version", "2", "a:b");
+    BAD("--certfile: empty value", "--certfile=", "a:b");
+    BAD("--keyfile needs --certfile", "--keyfile", "/k", "a:b");
+    BAD("--ca-certs needs --certfile", "--ca-certs", "/k", "a:b");
+    BAD("--ciphers needs --certfile", "--ciphers", "HIGH", "a:b");
+    BAD("--cert-reqs needs --certfile", "--cert-reqs", "required", "a:b");
+    BAD("--cert-reqs required needs --ca-certs", "--certfile", "/c", "--cert-reqs", "required",
+        "a:b");
+    BAD("--ca-certs has no effect with --cert-reqs none", "--certfile", "/c", "--ca-certs", "/ca",
+        "a:b");
+
+    CHECK(PARSE(&c, "--forwarded-allow-ips", "10.0.0.0/8, 192.168.1.1", "--forwarded-allow-ips",
+                "::1", "--proxy-protocol", "--proxy-allow-from", "*", "a:b") == 0);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "10.0.0.0/8,192.168.1.1,::1") == 0);
+    CHECK(c.proxy_protocol && c.proxy_allow.any);
+    CHECK(ip_allow_match_str(&c.forwarded_allow, "10.9.9.9"));
+    CHECK(!ip_allow_match_str(&c.forwarded_allow, "127.0.0.1"));
+    CHECK(PARSE(&c, "--forwarded-allow-ips", "*", "a:b") == 0 && c.forwarded_allow.any);
+    CHECK(PARSE(&c, "--forwarded-allow-ips=", "a:b") == 0);
+    CHECK(c.forwarded_allow.n == 0 && !c.forwarded_allow.any); /* trust nobody */
+
+    setenv("FORWARDED_ALLOW_IPS", "10.1.1.1", 1);
+    CHECK(PARSE(&c, "a:b") == 0);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "10.1.1.1") == 0);
+    CHECK(PARSE(&c, "--forwarded-allow-ips", "10.2.2.2", "a:b") == 0);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "10.2.2.2") == 0);
+    setenv("FORWARDED_ALLOW_IPS", "nope", 1);
+    BAD("$FORWARDED_ALLOW_IPS: 'nope' is not an IP address", "a:b");
+    unsetenv("FORWARDED_ALLOW_IPS");
+
+    BAD("--forwarded-allow-ips: 'web' is not an IP address or network", "--forwarded-allow-ips",
+        "web", "a:b");
+    BAD("--proxy-allow-from: '10.0.0.0/40' has a prefix length larger", "--proxy-allow-from",
+        "10.0.0.0/40", "a:b");
+    BAD("option '--proxy-protocol' takes no value", "--proxy-protocol=1", "a:b");
+    BAD("option '--ssl-version' (gunicorn) is not supported", "--ssl-version", "2", "a:b");
+
+    /* WSGIHOST_CMD_ARGS replaces the list given by a lower source, per source */
+    setenv("WSGIHOST_CMD_ARGS", "--forwarded-allow-ips 10.3.3.3 --forwarded-allow-ips 10.4.4.4",
+           1);
+    CHECK(PARSE(&c, "a:b") == 0);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "10.3.3.3,10.4.4.4") == 0);
+    CHECK(PARSE(&c, "--forwarded-allow-ips", "10.5.5.5", "a:b") == 0);
+    ip_allow_format(&c.forwarded_allow, list, sizeof(list));
+    CHECK(strcmp(list, "10.5.5.5") == 0);
+    unsetenv("WSGIHOST_CMD_ARGS");
+
+    CHECK(PARSE(&c, "--certfile", "/c", "--forwarded-allow-ips", "*", "--print-config", "a:b") ==
+          1);
+    CHECK(strstr(out_buf, "certfile = /c\n") != NULL);
+    CHECK(strstr(out_buf, "cert_reqs = none\n") != NULL);
+    CHECK(strstr(out_buf, "tls_min_version = 1.2\n") != NULL);
+    CHECK(strstr(out_buf, "forwarded_allow_ips = *\n") != NULL);
+    CHECK(strstr(out_buf, "proxy_allow_ips = 127.0.0.1,::1\n") != NULL);
+}
+
 int
 main(void)
 {
@@ -386,6 +481,7 @@ main(void)
     test_paths_and_logs();
     test_app_spec();
     test_options();
+    test_tls_and_proxy();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
