@@ -19,6 +19,34 @@ struct reload_watch {
     size_t n;
 };
 
+void
+reload_watch_add(struct reload_watch *r, char *const *dirs)
+{
+    size_t before = r->n;
+    for (size_t i = 0; dirs[i] != NULL && r->n < MAX_DIRS; i++) {
+        int wd = inotify_add_watch(r->fd, dirs[i],
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                       IN_DELETE | IN_ONLYDIR);
+        if (wd < 0) {
+            log_debug("--reload: cannot watch %s: %m", dirs[i]);
+            continue;
+        }
+        bool known = false;
+        for (size_t k = 0; k < r->n; k++) {
+            known = known || r->wds[k] == wd;
+        }
+        if (!known) {
+            r->wds[r->n] = wd;
+            r->dirs[r->n] = xstrdup(dirs[i]);
+            r->n++;
+        }
+    }
+    if (r->n != before) {
+        log_info("--reload: watching %zu director%s for *.py changes", r->n,
+                 r->n == 1 ? "y" : "ies");
+    }
+}
+
 struct reload_watch *
 reload_watch_new(char *const *dirs)
 {
@@ -29,19 +57,7 @@ reload_watch_new(char *const *dirs)
     }
     struct reload_watch *r = xcalloc(1, sizeof(*r));
     r->fd = fd;
-    for (size_t i = 0; dirs[i] != NULL && r->n < MAX_DIRS; i++) {
-        int wd = inotify_add_watch(fd, dirs[i],
-                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                                       IN_DELETE | IN_ONLYDIR);
-        if (wd < 0) {
-            log_debug("--reload: cannot watch %s: %m", dirs[i]);
-            continue;
-        }
-        r->wds[r->n] = wd;
-        r->dirs[r->n] = xstrdup(dirs[i]);
-        r->n++;
-    }
-    log_info("--reload: watching %zu director%s for *.py changes", r->n, r->n == 1 ? "y" : "ies");
+    reload_watch_add(r, dirs);
     return r;
 }
 

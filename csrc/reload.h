@@ -9,6 +9,8 @@ struct reload_watch;
 
 /* Watch dirs (NULL-terminated list). Returns NULL after logging. */
 struct reload_watch *reload_watch_new(char *const *dirs);
+/* Watch more directories (already watched ones are skipped). */
+void reload_watch_add(struct reload_watch *r, char *const *dirs);
 int reload_fd(const struct reload_watch *r);
 /* Read pending events; returns true and fills path when a *.py file
  * changed. */

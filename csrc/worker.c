@@ -477,18 +477,11 @@ free_strv(char **v)
     free(v);
 }
 
+/* The app failed to import: like flask run --reload, report, keep watching,
+ * and come back with a fresh import once a source file changes. */
 static void
-wait_for_change(const struct config *cfg)
+wait_for_change(struct reload_watch *rw)
 {
-    char **dirs = pyrt_source_dirs(cfg);
-    if (dirs == NULL) {
-        return;
-    }
-    struct reload_watch *rw = reload_watch_new(dirs);
-    free_strv(dirs);
-    if (rw == NULL) {
-        return;
-    }
     log_error("The application failed to load (traceback above); waiting for a change");
     for (;;) {
         struct pollfd p[2] = {{.fd = reload_fd(rw), .events = POLLIN},
@@ -505,35 +498,50 @@ wait_for_change(const struct config *cfg)
             break;
         }
     }
-    reload_watch_free(rw);
+}
+
+static struct reload_watch *
+watch_sources(const struct config *cfg, struct reload_watch *rw)
+{
+    char **dirs = pyrt_source_dirs(cfg);
+    if (dirs == NULL) {
+        return rw;
+    }
+    if (rw == NULL) {
+        rw = reload_watch_new(dirs);
+    } else {
+        reload_watch_add(rw, dirs);
+    }
+    free_strv(dirs);
+    return rw;
 }
 
 int
 worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
              bool multiprocess)
 {
+    struct reload_watch *rw = NULL;
     if (!cfg->preload) {
         if (pyrt_init(cfg) != 0) {
             return WORKER_BOOT_FAILED;
         }
+        if (cfg->reload) {
+            /* Watch before importing: an edit made while the import runs
+             * (or fails) must not be missed. */
+            rw = watch_sources(cfg, NULL);
+        }
         if (pyrt_load_app(cfg->app_spec) != 0) {
-            if (cfg->reload) {
-                /* Like flask run --reload: report, keep watching, and come
-                 * back with a fresh import once a source file changes. */
-                wait_for_change(cfg);
+            if (rw != NULL) {
+                wait_for_change(rw);
+                reload_watch_free(rw);
                 pyrt_finalize();
                 return 0;
             }
             return WORKER_BOOT_FAILED;
         }
     }
-    struct reload_watch *rw = NULL;
     if (cfg->reload) {
-        char **dirs = pyrt_source_dirs(cfg);
-        if (dirs != NULL) {
-            rw = reload_watch_new(dirs);
-            free_strv(dirs);
-        }
+        rw = watch_sources(cfg, rw); /* and the directories of what the app imported */
     }
     struct wsgi_server_info info = {
         .multithread = cfg->threads > 1,
