@@ -465,19 +465,9 @@ bind_normalize(const char *s)
 static void
 add_pythonpath(struct config *c, const char *arg)
 {
-    const char *p = arg;
+    const char *p = arg, *b, *e;
 
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        const char *end = comma != NULL ? comma : p + strlen(p);
-        const char *b = p, *e = end;
-
-        while (b < e && (*b == ' ' || *b == '\t')) {
-            b++;
-        }
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t')) {
-            e--;
-        }
+    while (list_next(&p, &b, &e)) {
         if (e > b) {
             const char **grown = cfg_alloc((c->n_pythonpath + 1) * sizeof(char *));
             if (c->n_pythonpath > 0) {
@@ -486,7 +476,6 @@ add_pythonpath(struct config *c, const char *arg)
             c->pythonpath = grown;
             c->pythonpath[c->n_pythonpath++] = cfg_strndup(b, (size_t)(e - b));
         }
-        p = comma != NULL ? comma + 1 : end;
     }
 }
 

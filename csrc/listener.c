@@ -15,14 +15,6 @@
 
 #include <stdarg.h>
 
-static void
-errf(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static void describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t sl);
 
@@ -33,7 +25,7 @@ open_unix(struct listener *l, const char *path, int backlog, char *err, size_t e
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        errf(err, errsz, "cannot bind unix:%s: path too long (max %zu bytes)", path,
+        errfmt(err, errsz, "cannot bind unix:%s: path too long (max %zu bytes)", path,
                   sizeof(sa.sun_path) - 1);
         return -1;
     }
@@ -43,23 +35,23 @@ open_unix(struct listener *l, const char *path, int backlog, char *err, size_t e
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            errf(err, errsz, "cannot bind unix:%s: file exists and is not a socket", path);
+            errfmt(err, errsz, "cannot bind unix:%s: file exists and is not a socket", path);
             return -1;
         }
         unlink(path);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        errf(err, errsz, "socket(AF_UNIX): %s", strerror(errno));
+        errfmt(err, errsz, "socket(AF_UNIX): %s", strerror(errno));
         return -1;
     }
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        errf(err, errsz, "cannot bind unix:%s: %s", path, strerror(errno));
+        errfmt(err, errsz, "cannot bind unix:%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (listen(fd, backlog) != 0) {
-        errf(err, errsz, "cannot listen on unix:%s: %s", path, strerror(errno));
+        errfmt(err, errsz, "cannot listen on unix:%s: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return -1;
@@ -133,7 +125,7 @@ listener_open(struct listener *l, const char *spec, int backlog, char *err, size
     }
     char host[256], port[16];
     if (split_hostport(spec, host, sizeof(host), port, sizeof(port)) != 0) {
-        errf(err, errsz, "invalid bind address '%s' (expected HOST:PORT, [IPv6]:PORT or unix:PATH)",
+        errfmt(err, errsz, "invalid bind address '%s' (expected HOST:PORT, [IPv6]:PORT or unix:PATH)",
                   spec);
         return -1;
     }
@@ -144,12 +136,12 @@ listener_open(struct listener *l, const char *spec, int backlog, char *err, size
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
     if (rc != 0) {
-        errf(err, errsz, "cannot bind %s: %s", spec, gai_strerror(rc));
+        errfmt(err, errsz, "cannot bind %s: %s", spec, gai_strerror(rc));
         return -1;
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        errf(err, errsz, "cannot bind %s: socket: %s", spec, strerror(errno));
+        errfmt(err, errsz, "cannot bind %s: socket: %s", spec, strerror(errno));
         freeaddrinfo(res);
         return -1;
     }
@@ -160,14 +152,14 @@ listener_open(struct listener *l, const char *spec, int backlog, char *err, size
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        errf(err, errsz, "cannot bind %s: %s", spec, strerror(errno));
+        errfmt(err, errsz, "cannot bind %s: %s", spec, strerror(errno));
         close(fd);
         freeaddrinfo(res);
         return -1;
     }
     freeaddrinfo(res);
     if (listen(fd, backlog) != 0) {
-        errf(err, errsz, "cannot listen on %s: %s", spec, strerror(errno));
+        errfmt(err, errsz, "cannot listen on %s: %s", spec, strerror(errno));
         close(fd);
         return -1;
     }
@@ -205,35 +197,35 @@ adopt(struct listener *l, int fd, char *err, size_t errsz)
     memset(l, 0, sizeof(*l));
     l->fd = -1;
     if (fstat(fd, &st) != 0) {
-        errf(err, errsz, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
+        errfmt(err, errsz, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        errf(err, errsz, "LISTEN_FDS: fd %d is not a socket", fd);
+        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a socket", fd);
         return -1;
     }
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0 || type != SOCK_STREAM) {
-        errf(err, errsz, "LISTEN_FDS: fd %d is not a stream socket (ListenStream= in the .socket "
+        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a stream socket (ListenStream= in the .socket "
                          "unit)", fd);
         return -1;
     }
     optlen = sizeof(listening);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
-        errf(err, errsz, "LISTEN_FDS: fd %d is not a listening socket (Accept=no in the .socket "
+        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a listening socket (Accept=no in the .socket "
                          "unit)", fd);
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-        errf(err, errsz, "LISTEN_FDS: fd %d: fcntl: %s", fd, strerror(errno));
+        errfmt(err, errsz, "LISTEN_FDS: fd %d: fcntl: %s", fd, strerror(errno));
         return -1;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        errf(err, errsz, "LISTEN_FDS: fd %d: getsockname: %s", fd, strerror(errno));
+        errfmt(err, errsz, "LISTEN_FDS: fd %d: getsockname: %s", fd, strerror(errno));
         return -1;
     }
     l->fd = fd;
@@ -261,7 +253,7 @@ adopt(struct listener *l, int fd, char *err, size_t errsz)
         describe_inet(l, &ss, sl);
     } else {
         l->fd = -1;
-        errf(err, errsz, "LISTEN_FDS: fd %d: address family %d is not TCP or unix", fd,
+        errfmt(err, errsz, "LISTEN_FDS: fd %d: address family %d is not TCP or unix", fd,
              ss.ss_family);
         return -1;
     }
@@ -289,7 +281,7 @@ listener_inherit(struct listener **out, char *err, size_t errsz)
     errno = 0;
     unsigned long n = strtoul(fds_s, &end, 10);
     if (*fds_s == '\0' || *end != '\0' || errno != 0 || n > 1024) {
-        errf(err, errsz, "LISTEN_FDS='%s' is not a number of sockets", fds_s);
+        errfmt(err, errsz, "LISTEN_FDS='%s' is not a number of sockets", fds_s);
         return -1;
     }
     unsetenv("LISTEN_PID");

@@ -78,17 +78,8 @@ parse_net(const char *s, size_t n, struct ip_net *out, char *err, size_t errsz)
 int
 ip_allow_add(struct ip_allow *a, const char *spec, char *err, size_t errsz)
 {
-    const char *p = spec;
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        const char *end = comma != NULL ? comma : p + strlen(p);
-        const char *b = p, *e = end;
-        while (b < e && (*b == ' ' || *b == '\t')) {
-            b++;
-        }
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t')) {
-            e--;
-        }
+    const char *p = spec, *b, *e;
+    while (list_next(&p, &b, &e)) {
         if (e - b == 1 && *b == '*') {
             a->any = true;
         } else if (e > b) {
@@ -99,7 +90,6 @@ ip_allow_add(struct ip_allow *a, const char *spec, char *err, size_t errsz)
             a->nets = xrealloc(a->nets, (a->n + 1) * sizeof(*a->nets));
             a->nets[a->n++] = net;
         }
-        p = comma != NULL ? comma + 1 : end;
     }
     return 0;
 }

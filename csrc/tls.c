@@ -59,17 +59,6 @@ static _Thread_local unsigned char chunk_buf[TLS_CHUNK];
 /* ---------------------------------------------------------------------- */
 /* The context */
 
-static void errf(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* The most specific reason OpenSSL queued ("key values mismatch"), and
  * empties the queue. */
@@ -94,7 +83,7 @@ check_readable(const char *opt, const char *path, char *err, size_t errsz)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        errf(err, errsz, "%s %s: %s", opt, path, strerror(errno));
+        errfmt(err, errsz, "%s %s: %s", opt, path, strerror(errno));
         return -1;
     }
     close(fd);
@@ -134,7 +123,7 @@ on_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const
 static void
 mismatch(char *err, size_t errsz, const char *opt, const char *path, const char *certfile)
 {
-    errf(err, errsz, "%s %s: the private key does not match the certificate in --certfile %s", opt,
+    errfmt(err, errsz, "%s %s: the private key does not match the certificate in --certfile %s", opt,
          path, certfile);
 }
 
@@ -154,7 +143,7 @@ load_key(SSL_CTX *sc, const char *opt, const char *path, const char *certfile, c
     }
     if (encrypted) {
         ERR_clear_error();
-        errf(err, errsz,
+        errfmt(err, errsz,
              "%s %s: the private key is encrypted (passphrase-protected); wsgihost cannot "
              "prompt for a passphrase: decrypt it once with 'openssl pkey -in %s -out "
              "plain.key' and keep the result readable only by the server's user",
@@ -169,7 +158,7 @@ load_key(SSL_CTX *sc, const char *opt, const char *path, const char *certfile, c
         mismatch(err, errsz, opt, path, certfile);
         return -1;
     }
-    errf(err, errsz, "%s %s: cannot load a PEM private key: %s", opt, path,
+    errfmt(err, errsz, "%s %s: cannot load a PEM private key: %s", opt, path,
          ssl_reason(why, sizeof(why)));
     return -1;
 }
@@ -189,12 +178,12 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errsz)
     ERR_clear_error();
     SSL_CTX *sc = SSL_CTX_new(TLS_server_method());
     if (sc == NULL) {
-        errf(err, errsz, "cannot create the TLS context: %s", ssl_reason(why, sizeof(why)));
+        errfmt(err, errsz, "cannot create the TLS context: %s", ssl_reason(why, sizeof(why)));
         return NULL;
     }
     if (!SSL_CTX_set_min_proto_version(sc, cfg->tls_min_version == 13 ? TLS1_3_VERSION
                                                                       : TLS1_2_VERSION)) {
-        errf(err, errsz, "--tls-min-version: %s", ssl_reason(why, sizeof(why)));
+        errfmt(err, errsz, "--tls-min-version: %s", ssl_reason(why, sizeof(why)));
         goto fail;
     }
     SSL_CTX_set_options(sc, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -224,11 +213,11 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errsz)
     SSL_CTX_set_dh_auto(sc, 1);
 
     if (cfg->ciphers != NULL && SSL_CTX_set_cipher_list(sc, cfg->ciphers) != 1) {
-        errf(err, errsz, "--ciphers '%s': %s", cfg->ciphers, ssl_reason(why, sizeof(why)));
+        errfmt(err, errsz, "--ciphers '%s': %s", cfg->ciphers, ssl_reason(why, sizeof(why)));
         goto fail;
     }
     if (SSL_CTX_use_certificate_chain_file(sc, cfg->certfile) != 1) {
-        errf(err, errsz, "--certfile %s: cannot load a PEM certificate chain: %s", cfg->certfile,
+        errfmt(err, errsz, "--certfile %s: cannot load a PEM certificate chain: %s", cfg->certfile,
              ssl_reason(why, sizeof(why)));
         goto fail;
     }
@@ -243,7 +232,7 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errsz)
     bool verify = cfg->cert_reqs != CONFIG_CERT_NONE;
     if (verify) {
         if (SSL_CTX_load_verify_locations(sc, cfg->ca_certs, NULL) != 1) {
-            errf(err, errsz, "--ca-certs %s: cannot load PEM CA certificates: %s", cfg->ca_certs,
+            errfmt(err, errsz, "--ca-certs %s: cannot load PEM CA certificates: %s", cfg->ca_certs,
                  ssl_reason(why, sizeof(why)));
             goto fail;
         }

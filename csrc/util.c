@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,36 @@ now_wall(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+errfmt(char *err, size_t errsz, const char *fmt, ...)
+{
+    if (err == NULL || errsz == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+bool
+list_next(const char **p, const char **b, const char **e)
+{
+    if (**p == '\0') {
+        return false;
+    }
+    const char *comma = strchr(*p, ',');
+    const char *end = comma != NULL ? comma : *p + strlen(*p);
+    *b = *p;
+    *e = end;
+    while (*b < *e && (**b == ' ' || **b == '\t')) {
+        (*b)++;
+    }
+    while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t')) {
+        (*e)--;
+    }
+    *p = comma != NULL ? comma + 1 : end;
+    return true;
 }

@@ -27,6 +27,13 @@ struct hfield {
     size_t value_len;
 };
 
+/* Format an error message into err (no-op when err is NULL). */
+void errfmt(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Iterate a comma-separated list: returns false at the end, else sets
+ * [*b, *e) to the next item with blanks around it removed (may be empty). */
+bool list_next(const char **p, const char **b, const char **e);
+
 /* Monotonic time in seconds, and wall-clock time, both as doubles. */
 double now_mono(void);
 double now_wall(void);

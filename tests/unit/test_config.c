@@ -1,5 +1,5 @@
 /* Unit test for csrc/config.c: good and bad command lines. The .c is included
- * so its statics are reachable; log.c is linked for log_level_parse().
+ * so its statics are reachable; log.c, proxy.c and util.c are linked.
  * Prints "N passed, M failed" and exits non-zero on any failure. */
 #include "../../csrc/config.c"
 
@@ -17,53 +17,6 @@ static int passed, failed;
             fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
         }                                                                                          \
     } while (0)
-
-/* Stubs for util.c, so this test does not depend on the rest of the host. */
-void *
-xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        abort();
-    }
-    return p;
-}
-
-void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-    return p;
-}
-
-void *
-xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL) {
-        abort();
-    }
-    return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-    return xstrndup(s, strlen(s));
-}
-
-char *
-xstrndup(const char *s, size_t n)
-{
-    size_t len = strnlen(s, n);
-    char *p = xmalloc(len + 1);
-    memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
 
 static char out_buf[16384];
 static char err_buf[8192];
