@@ -7,17 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Stubs for util.c, so this test does not depend on the rest of the host. */
 void *
