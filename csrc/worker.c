@@ -417,6 +417,14 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
         }
     }
     start_accepting(&w);
+    if (slot != NULL) {
+        /* Ready only once accepting: a peer balancing a burst counts only
+         * workers that accept, and a test waiting for this line must not
+         * race a worker that has not started yet. */
+        slot->pid = (int)getpid();
+        slot->booted = 1;
+        log_info("Worker ready (pid: %d)", (int)getpid());
+    }
     double next_tick = now_mono() + TICK_MS / 1000.0;
     while (!w.quit) {
         if (w.stopping && w.conns == NULL && w.n_detached == 0) {
@@ -551,11 +559,6 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
     if (wsgi_init(&info) != 0) {
         pyrt_finalize();
         return WORKER_BOOT_FAILED;
-    }
-    if (slot != NULL) {
-        slot->pid = (int)getpid();
-        slot->booted = 1;
-        log_info("Worker ready (pid: %d)", (int)getpid());
     }
     int rc = worker_run(cfg, ls, n_ls, slot, rw);
     reload_watch_free(rw);
