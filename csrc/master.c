@@ -105,8 +105,11 @@ spawn(struct master *m)
     if (m->cfg->preload) {
         pyrt_fork_prepare();
     }
+    sigset_t sigmask;
+    sig_hold(&sigmask);
     pid_t pid = fork();
     if (pid < 0) {
+        sig_release(&sigmask);
         if (m->cfg->preload) {
             pyrt_fork_parent();
         }
@@ -123,10 +126,12 @@ spawn(struct master *m)
             pyrt_fork_child();
         }
         sig_after_fork();
+        sig_release(&sigmask);
         int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, true);
         log_flush();
         _exit(rc);
     }
+    sig_release(&sigmask);
     if (m->cfg->preload) {
         pyrt_fork_parent();
     }

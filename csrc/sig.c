@@ -74,6 +74,23 @@ sig_take(void)
 }
 
 void
+sig_hold(sigset_t *saved)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < countof(handled); i++) {
+        sigaddset(&set, handled[i]);
+    }
+    sigprocmask(SIG_BLOCK, &set, saved);
+}
+
+void
+sig_release(const sigset_t *saved)
+{
+    sigprocmask(SIG_SETMASK, saved, NULL);
+}
+
+void
 sig_reset(void)
 {
     struct sigaction sa;

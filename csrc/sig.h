@@ -3,6 +3,8 @@
 #ifndef WSGIHOST_SIG_H
 #define WSGIHOST_SIG_H
 
+#include <signal.h>
+
 #include "util.h"
 
 /* Install handlers for TERM, INT, QUIT, HUP, USR1, USR2, TTIN, TTOU, CHLD.
@@ -12,6 +14,11 @@ int sig_init(void);
 int sig_fd(void);
 /* Drain the pipe; returns a bitmask of (1u << signo) received since last call. */
 uint64_t sig_take(void);
+/* Around fork(): hold the handled signals so none arrives in the child
+ * before it has its own self-pipe (it would be lost, or wake the master);
+ * release restores the saved mask, delivering what was held. */
+void sig_hold(sigset_t *saved);
+void sig_release(const sigset_t *saved);
 /* In a forked child: a self-pipe of its own (handlers stay installed). */
 void sig_after_fork(void);
 /* Restore default dispositions (in a forked child before exec, or a worker). */

@@ -468,3 +468,15 @@ def test_connections_spread_evenly_over_workers(server_factory, workers):
     counts = sorted(owners.count(p) for p in set(owners))
     assert len(counts) == workers, counts
     assert counts[0] >= 64 // workers // 2, counts
+
+
+def test_term_right_after_fork_is_not_lost(server_factory):
+    """Regression: a TERM the master forwarded to a worker in the instant
+    between fork() and the worker's own self-pipe was lost (the worker then
+    served on until the master's graceful timeout). Signals are now held
+    across fork. The window is the time a new child waits for a CPU, so many workers and
+    several repetitions."""
+    for _ in range(20):
+        srv = server_factory("versioned:application", "-w", "8")
+        wait_for(lambda: len(children(srv.pid)) >= 1, IO_TIMEOUT, what="a worker forked")
+        assert srv.stop(timeout=5 * SLOW) == 0, srv.log()
