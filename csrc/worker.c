@@ -51,7 +51,9 @@ publish_load(struct worker *w)
 {
     if (w->slot != NULL) {
         w->slot->n_conns = (int)w->n_conns;
-        w->slot->accepting = w->accepting;
+        /* A short pause after handing a burst to a peer still counts as
+         * accepting: otherwise the peer, seeing nobody else, takes it all. */
+        w->slot->accepting = w->accepting || w->accept_resume_at > 0;
     }
 }
 
@@ -100,11 +102,8 @@ on_accept(struct loop_watch *lw, uint32_t events)
     for (int i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
         int peer = defer_accept(w);
         if (peer > 0) {
-            stop_accepting(w, false);
             w->accept_resume_at = now_mono() + 0.01;
-            /* Still a candidate for the peers: a burst must not all go to
-             * the other side during this short pause. */
-            w->slot->accepting = 1;
+            stop_accepting(w, false);
             kill(peer, SIGUSR2);
             return;
         }
@@ -250,6 +249,7 @@ begin_stop(struct worker *w, bool graceful)
     if (!w->stopping) {
         w->stopping = true;
         w->stop_deadline = now_mono() + w->cfg->graceful_timeout;
+        w->accept_resume_at = 0;
         stop_accepting(w, true);
         start_watchdog(w->cfg->graceful_timeout);
     }
