@@ -446,17 +446,38 @@ def test_shipped_config_files_agree():
     assert shared and all(ours[k] == theirs[k] for k in shared)
 
 
+def _server_side_conns(port):
+    """Sockets on the server's side of `port` that the server has not closed
+    yet (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp)."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if int(local.split(":")[1], 16) == port and state in ("01", "08"):
+                n += 1
+    return n
+
+
 @pytest.mark.parametrize("workers", [2, 4])
 def test_connections_spread_evenly_over_workers(server_factory, workers):
     """64 keep-alive connections opened in a burst (as wrk or a proxy pool
     does) end up spread over the workers, and every one is answered. Several
-    rounds on one server, each opened while the workers are still closing the
-    previous round's connections: a close during a worker's accept pause used
-    to hide it from its peers, which then took the whole burst (62/2)."""
+    rounds on one server. The first two start once the workers have closed the
+    previous round's connections: at least half the fair share each. The last
+    two start while the workers are still closing them; a worker that has not
+    run yet still counts those as load and rightly gets fewer new ones, so
+    these rounds only check that no worker takes nearly the whole burst: a
+    close during a worker's accept pause used to hide that worker from its
+    peers, which then took all of it (62/2, or 64/0)."""
     srv = server_factory("versioned:application", "-w", str(workers), "--keep-alive", "30")
     wait_for(lambda: srv.log().count("Worker ready") == workers, IO_TIMEOUT,
              what="every worker booted")
-    for _ in range(4):
+    fair = 64 // workers
+    for rnd in range(4):
+        overlap = rnd >= 2
+        if not overlap:
+            wait_for(lambda: _server_side_conns(srv.port) == 0, IO_TIMEOUT,
+                     what="the previous round's connections closed by the server")
         conns = [RawConn(srv.port, timeout=10 * SLOW) for _ in range(64)]
         try:
             for c in conns:
@@ -470,8 +491,11 @@ def test_connections_spread_evenly_over_workers(server_factory, workers):
             for c in conns:
                 c.close()
         counts = sorted(owners.count(p) for p in set(owners))
-        assert len(counts) == workers, counts
-        assert counts[0] >= 64 // workers // 2, counts
+        assert len(counts) == workers, (rnd, counts)
+        if overlap:
+            assert counts[-1] <= 64 - 8, (rnd, counts)
+        else:
+            assert counts[0] >= fair // 2, (rnd, counts)
 
 
 def test_term_right_after_fork_is_not_lost(server_factory):
