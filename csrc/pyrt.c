@@ -10,8 +10,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static PyThreadState *main_ts; /* the main thread's state while the GIL is released */
@@ -270,11 +273,62 @@ pyrt_init(const struct config *c)
 /* The calling pool thread's state; NULL on the main thread. */
 static _Thread_local PyThreadState *thread_ts;
 
+/* How pool threads enter Python. CPython's GIL is not fair: a thread
+ * waiting for it forces a switch only if nobody else took it for 5 ms, so
+ * while two threads hand it back and forth between requests a third one,
+ * holding a request, can wait for many intervals (p99 on a CPU-bound
+ * endpoint: 11 ms with one thread, 47 ms with two, 148 ms with four). So one
+ * waiting thread at a time is the "designated" one: others may still barge
+ * in (cheap: the thread that just finished a request keeps the CPU) while
+ * it has waited less than ENTRY_PATIENCE_NS, and after that they wait until
+ * it is in. Measured on /api/items, 4 threads, wrk -c64: strict turns on
+ * every entry cost a third of the throughput in thread hand-offs; patience
+ * 1 ms: -14% requests/s, p99 15 ms; 3-8 ms: about -7%, p99 19-21 ms; no
+ * gate: p99 150-180 ms. Only the entry is
+ * managed: inside the app, threads that release the GIL (I/O, sleep) get it
+ * back as CPython decides. */
+#define ENTRY_PATIENCE_NS 4000000
+static pthread_mutex_t entry_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t entry_cv = PTHREAD_COND_INITIALIZER;
+static int64_t designated_since; /* 0 = no designated waiter */
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+enter_in_turn(PyThreadState *ts)
+{
+    pthread_mutex_lock(&entry_mu);
+    for (;;) {
+        if (designated_since == 0) {
+            designated_since = mono_ns();
+            pthread_mutex_unlock(&entry_mu);
+            PyEval_RestoreThread(ts);
+            pthread_mutex_lock(&entry_mu);
+            designated_since = 0;
+            pthread_cond_broadcast(&entry_cv);
+            pthread_mutex_unlock(&entry_mu);
+            return;
+        }
+        if (mono_ns() - designated_since < ENTRY_PATIENCE_NS) {
+            pthread_mutex_unlock(&entry_mu);
+            PyEval_RestoreThread(ts);
+            return;
+        }
+        pthread_cond_wait(&entry_cv, &entry_mu);
+    }
+}
+
 void
 pyrt_enter(void)
 {
     if (thread_ts != NULL) {
-        PyEval_RestoreThread(thread_ts);
+        enter_in_turn(thread_ts);
         return;
     }
     PyEval_RestoreThread(main_ts);
