@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -74,6 +75,37 @@ status_failed(PyStatus st, PyConfig *pc)
     return 0;
 }
 
+/* What pyrt_load_app printed, kept for --reload's error page. */
+static char *load_msgs;
+static size_t load_msgs_len;
+static bool load_capturing;
+
+static void
+say_raw(const char *p, size_t n)
+{
+    fwrite(p, 1, n, stderr);
+    if (load_capturing) {
+        load_msgs = xrealloc(load_msgs, load_msgs_len + n + 1);
+        memcpy(load_msgs + load_msgs_len, p, n);
+        load_msgs_len += n;
+        load_msgs[load_msgs_len] = '\0';
+    }
+}
+
+/* A start-up message on stderr (and in the capture while loading the app). */
+__attribute__((format(printf, 1, 2))) static void
+say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        say_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    }
+}
+
 /* Format (type, value, tb) with traceback.format_exception into UTF-8 bytes.
  * Returns a new reference, or NULL with an exception set. */
 static PyObject *
@@ -132,7 +164,7 @@ print_exception(bool to_log)
         if (to_log) {
             log_write_raw(PyBytes_AS_STRING(text), (size_t)PyBytes_GET_SIZE(text));
         } else {
-            fwrite(PyBytes_AS_STRING(text), 1, (size_t)PyBytes_GET_SIZE(text), stderr);
+            say_raw(PyBytes_AS_STRING(text), (size_t)PyBytes_GET_SIZE(text));
         }
         Py_DECREF(text);
     } else {
@@ -143,7 +175,7 @@ print_exception(bool to_log)
         if (to_log) {
             log_error("Python exception %s (traceback unavailable)", name);
         } else {
-            fprintf(stderr, "Python exception %s (traceback unavailable)\n", name);
+            say("Python exception %s (traceback unavailable)\n", name);
         }
     }
     if (to_log) {
@@ -385,17 +417,17 @@ resolve_attrs(PyObject *module, const char *modname, PyObject *names)
             if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
                 PyErr_Clear();
                 if (i == 0) {
-                    fprintf(stderr, "wsgihost: module '%s' has no attribute '%s'\n", modname,
+                    say("wsgihost: module '%s' has no attribute '%s'\n", modname,
                             PyUnicode_AsUTF8(name));
                 } else {
-                    fprintf(stderr, "wsgihost: '%s' has no attribute '%s'\n",
+                    say("wsgihost: '%s' has no attribute '%s'\n",
                             PyUnicode_AsUTF8(where), PyUnicode_AsUTF8(name));
                 }
                 PyErr_Clear();
                 goto fail;
             }
             print_exception(false);
-            fprintf(stderr, "wsgihost: looking up '%s' in '%s' raised an exception\n",
+            say("wsgihost: looking up '%s' in '%s' raised an exception\n",
                     PyUnicode_AsUTF8(name), PyUnicode_AsUTF8(where));
             PyErr_Clear();
             goto fail;
@@ -441,7 +473,7 @@ parse_app_expr(const char *expr)
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
             PyObject *msg = value ? PyObject_Str(value) : NULL;
-            fprintf(stderr, "wsgihost: bad application name: %s\n",
+            say("wsgihost: bad application name: %s\n",
                     msg ? PyUnicode_AsUTF8(msg) : expr);
             Py_XDECREF(msg);
             Py_XDECREF(type);
@@ -455,7 +487,7 @@ parse_app_expr(const char *expr)
     goto out;
 fail:
     print_exception(false);
-    fprintf(stderr, "wsgihost: cannot parse the application name '%s'\n", expr);
+    say("wsgihost: cannot parse the application name '%s'\n", expr);
 out:
     Py_XDECREF(text);
     Py_XDECREF(res);
@@ -471,11 +503,15 @@ pyrt_load_app(const char *spec)
     PyObject *module = NULL, *parsed = NULL, *obj = NULL;
 
     pyrt_enter();
+    free(load_msgs);
+    load_msgs = NULL;
+    load_msgs_len = 0;
+    load_capturing = true;
     const char *colon = strchr(spec, ':');
     const char *expr = colon ? colon + 1 : "application";
     modname = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
     if (!*modname || !*expr) {
-        fprintf(stderr, "wsgihost: bad application '%s': expected MODULE:APP or MODULE\n", spec);
+        say("wsgihost: bad application '%s': expected MODULE:APP or MODULE\n", spec);
         goto out;
     }
     parsed = parse_app_expr(expr);
@@ -485,7 +521,7 @@ pyrt_load_app(const char *spec)
     module = PyImport_ImportModule(modname);
     if (!module) {
         print_exception(false);
-        fprintf(stderr, "wsgihost: cannot import module '%s'\n", modname);
+        say("wsgihost: cannot import module '%s'\n", modname);
         goto out;
     }
     PyObject *names = PyTuple_GET_ITEM(parsed, 0);  /* borrowed from parsed */
@@ -499,14 +535,14 @@ pyrt_load_app(const char *spec)
         PyObject *made = PyObject_Call(obj, args, kwargs);
         if (!made) {
             print_exception(false);
-            fprintf(stderr, "wsgihost: application factory '%s:%s' raised an exception\n",
+            say("wsgihost: application factory '%s:%s' raised an exception\n",
                     modname, expr);
             goto out;
         }
         Py_SETREF(obj, made);
     }
     if (!PyCallable_Check(obj)) {
-        fprintf(stderr, "wsgihost: application object '%s:%s' is not callable (it is %s)\n",
+        say("wsgihost: application object '%s:%s' is not callable (it is %s)\n",
                 modname, expr, Py_TYPE(obj)->tp_name);
         goto out;
     }
@@ -521,6 +557,55 @@ out:
     Py_XDECREF(parsed);
     free(modname);
     fflush(stderr);
+    load_capturing = false;
+    pyrt_leave();
+    return rc;
+}
+
+/* --reload's stand-in while the app cannot be loaded: every request gets a
+ * 500 with what the load printed (gunicorn does the same under --reload),
+ * so the developer sees the error in the browser, and the watcher restarts
+ * the worker once a source file changes. */
+static const char fail_app_code[] =
+    "def make(text):\n"
+    "    body = text.encode('utf-8', 'backslashreplace')\n"
+    "    headers = [('Content-Type', 'text/plain; charset=utf-8'),\n"
+    "               ('Content-Length', str(len(body)))]\n"
+    "    def fail_app(environ, start_response):\n"
+    "        start_response('500 Internal Server Error', headers)\n"
+    "        return [body]\n"
+    "    return fail_app\n";
+
+int
+pyrt_use_fail_app(void)
+{
+    int rc = -1;
+    pyrt_enter();
+    PyObject *ns = PyDict_New(), *res = NULL, *text = NULL, *made = NULL;
+    if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        goto out;
+    }
+    res = PyRun_String(fail_app_code, Py_file_input, ns, ns);
+    PyObject *make = res ? PyDict_GetItemString(ns, "make") : NULL; /* borrowed */
+    text = PyUnicode_FromFormat("wsgihost --reload: the application failed to load. Fix it and "
+                                "save a source file: the server reloads.\n\n%s",
+                                load_msgs ? load_msgs : "");
+    if (!make || !text) {
+        goto out;
+    }
+    made = PyObject_CallOneArg(make, text);
+    if (made) {
+        Py_XSETREF(app, Py_NewRef(made));
+        rc = 0;
+    }
+out:
+    if (PyErr_Occurred()) {
+        print_exception(true);
+    }
+    Py_XDECREF(made);
+    Py_XDECREF(text);
+    Py_XDECREF(res);
+    Py_XDECREF(ns);
     pyrt_leave();
     return rc;
 }
@@ -542,6 +627,9 @@ pyrt_finalize(void)
     }
     Py_CLEAR(app);
     Py_CLEAR(format_exception);
+    free(load_msgs);
+    load_msgs = NULL;
+    load_msgs_len = 0;
     if (Py_FinalizeEx() < 0) {
         /* Only flushing sys.stdout/stderr failed; nothing left to do. */
     }

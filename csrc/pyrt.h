@@ -13,6 +13,9 @@ int pyrt_init(const struct config *c);
 /* Import c->app_spec and keep the callable. On failure print the traceback
  * and one line naming the problem to stderr; return -1. */
 int pyrt_load_app(const char *spec);
+/* After a failed pyrt_load_app (--reload): serve a 500 page with what the
+ * load printed instead. 0 on success. */
+int pyrt_use_fail_app(void);
 /* A pool thread's life: its own PyThreadState for all its calls
  * (Doc/c-api/threads.rst, "reusing a thread state"). */
 void pyrt_thread_begin(void);

@@ -539,13 +539,18 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
             rw = watch_sources(cfg, NULL);
         }
         if (pyrt_load_app(cfg->app_spec) != 0) {
-            if (rw != NULL) {
+            if (rw == NULL) {
+                return WORKER_BOOT_FAILED;
+            }
+            if (pyrt_use_fail_app() == 0) {
+                log_error("The application failed to load (traceback above); every request gets "
+                          "a 500 with it until a source file changes");
+            } else {
                 wait_for_change(rw);
                 reload_watch_free(rw);
                 pyrt_finalize();
                 return 0;
             }
-            return WORKER_BOOT_FAILED;
         }
     }
     if (cfg->reload) {

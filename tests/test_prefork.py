@@ -376,12 +376,38 @@ def test_reload_picks_up_edited_file(server_factory, tmp_path):
         "def application(e, s):\n    s('200 OK', [])\n    return [b'two']\n")
     wait_for(lambda: _try_get(srv.port) == b"two", 10 * SLOW, what="the edited code served")
     assert "__init__.py modified" in srv.log()
-    # A syntax error is reported and the server keeps watching.
+    # A syntax error is reported, in the log and (like gunicorn --reload)
+    # as a 500 page with the traceback, and the server keeps watching.
     (pkg / "__init__.py").write_text("def application(e, s)\n")
     wait_for(lambda: "SyntaxError" in srv.log(), 10 * SLOW, what="the syntax error logged")
+    wait_for(lambda: get(srv.port, "/")[0] == 500, 10 * SLOW, what="the error page")
+    status, body = get(srv.port, "/")
+    assert b"SyntaxError" in body and b"__init__.py" in body, body
+    assert b"cannot import module 'reloadme'" in body, body
     (pkg / "__init__.py").write_text(
         "def application(e, s):\n    s('200 OK', [])\n    return [b'three']\n")
     wait_for(lambda: _try_get(srv.port) == b"three", 10 * SLOW, what="recovered after the fix")
+
+
+def test_reload_starts_with_a_broken_app_and_recovers(server_factory, tmp_path):
+    """Under --reload an app that fails at import does not stop the server:
+    every request gets a 500 naming the error until the file is fixed."""
+    pkg = tmp_path / "brokenapp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("x = 1 / 0\n")
+    srv = server_factory("brokenapp:application", "--reload", "--pythonpath", str(tmp_path))
+    status, body = get(srv.port, "/api/anything")
+    assert status == 500
+    assert body.startswith(b"wsgihost --reload: the application failed to load"), body
+    assert b"ZeroDivisionError: division by zero" in body, body
+    assert "every request gets a 500" in srv.log()
+    (pkg / "__init__.py").write_text(
+        "def application(e, s):\n    s('200 OK', [])\n    return [b'fixed']\n")
+    wait_for(lambda: _try_get(srv.port) == b"fixed", 10 * SLOW, what="the fixed app served")
+    # A missing attribute is a load failure too.
+    (pkg / "__init__.py").write_text("app = None\n")
+    wait_for(lambda: get(srv.port, "/")[0] == 500, 10 * SLOW, what="the error page")
+    assert b"has no attribute 'application'" in get(srv.port, "/")[1]
 
 
 def _try_get(port):
