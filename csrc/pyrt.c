@@ -316,9 +316,8 @@ static _Thread_local PyThreadState *thread_ts;
  * it is in. Measured on /api/items, 4 threads, wrk -c64: strict turns on
  * every entry cost a third of the throughput in thread hand-offs; patience
  * 1 ms: -14% requests/s, p99 15 ms; 3-8 ms: about -7%, p99 19-21 ms; no
- * gate: p99 150-180 ms. Only the entry is
- * managed: inside the app, threads that release the GIL (I/O, sleep) get it
- * back as CPython decides. */
+ * gate: p99 150-180 ms. Only the entry is managed: inside the app, threads
+ * that release the GIL (I/O, sleep) get it back as CPython decides. */
 #define ENTRY_PATIENCE_NS 4000000
 static pthread_mutex_t entry_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t entry_cv = PTHREAD_COND_INITIALIZER;
@@ -418,17 +417,17 @@ resolve_attrs(PyObject *module, const char *modname, PyObject *names)
                 PyErr_Clear();
                 if (i == 0) {
                     say("wsgihost: module '%s' has no attribute '%s'\n", modname,
-                            PyUnicode_AsUTF8(name));
+                        PyUnicode_AsUTF8(name));
                 } else {
-                    say("wsgihost: '%s' has no attribute '%s'\n",
-                            PyUnicode_AsUTF8(where), PyUnicode_AsUTF8(name));
+                    say("wsgihost: '%s' has no attribute '%s'\n", PyUnicode_AsUTF8(where),
+                        PyUnicode_AsUTF8(name));
                 }
                 PyErr_Clear();
                 goto fail;
             }
             print_exception(false);
-            say("wsgihost: looking up '%s' in '%s' raised an exception\n",
-                    PyUnicode_AsUTF8(name), PyUnicode_AsUTF8(where));
+            say("wsgihost: looking up '%s' in '%s' raised an exception\n", PyUnicode_AsUTF8(name),
+                PyUnicode_AsUTF8(where));
             PyErr_Clear();
             goto fail;
         }
@@ -535,15 +534,14 @@ pyrt_load_app(const char *spec)
         PyObject *made = PyObject_Call(obj, args, kwargs);
         if (!made) {
             print_exception(false);
-            say("wsgihost: application factory '%s:%s' raised an exception\n",
-                    modname, expr);
+            say("wsgihost: application factory '%s:%s' raised an exception\n", modname, expr);
             goto out;
         }
         Py_SETREF(obj, made);
     }
     if (!PyCallable_Check(obj)) {
-        say("wsgihost: application object '%s:%s' is not callable (it is %s)\n",
-                modname, expr, Py_TYPE(obj)->tp_name);
+        say("wsgihost: application object '%s:%s' is not callable (it is %s)\n", modname, expr,
+            Py_TYPE(obj)->tp_name);
         goto out;
     }
     Py_XSETREF(app, Py_NewRef(obj));
