@@ -472,8 +472,7 @@ parse_app_expr(const char *expr)
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
             PyObject *msg = value ? PyObject_Str(value) : NULL;
-            say("wsgihost: bad application name: %s\n",
-                    msg ? PyUnicode_AsUTF8(msg) : expr);
+            say("wsgihost: bad application name: %s\n", msg ? PyUnicode_AsUTF8(msg) : expr);
             Py_XDECREF(msg);
             Py_XDECREF(type);
             Py_XDECREF(value);
