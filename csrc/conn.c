@@ -148,6 +148,14 @@ conn_next(struct conn *c)
     return c->next;
 }
 
+/* A paused response iteration that may go on now: the queue has drained
+ * below the low-water mark and no pool thread holds the call. */
+static bool
+resumable(const struct conn *c)
+{
+    return c->call != NULL && !c->running && outq_pending(&c->out) < HTTP_RESP_LOW_WATER;
+}
+
 static void
 set_events(struct conn *c)
 {
@@ -167,8 +175,17 @@ set_events(struct conn *c)
         if (!c->peer_eof && c->in.len < READ_PAUSE_AT) {
             ev |= c->read_want ? c->read_want : EPOLLIN;
         }
-        if (c->write_blocked && outq_pending(&c->out) > 0) {
+        if (c->running) {
+            /* A pool thread owns the queue and the call: nothing to write
+             * from here until its job is back (conn_job_done). */
+        } else if (c->write_blocked && outq_pending(&c->out) > 0) {
             ev |= c->write_want ? c->write_want : EPOLLOUT;
+        } else if (outq_pending(&c->out) > 0 || resumable(c)) {
+            /* process_once() stopped after its bounded rounds with output
+             * not flushed yet or the iteration able to go on: the socket
+             * is writable, so EPOLLOUT brings the connection back on the
+             * next loop turn, after the other connections had theirs. */
+            ev |= EPOLLOUT;
         }
     }
     loop_modify(c->w->loop, &c->watch, ev);
@@ -611,7 +628,7 @@ process_once(struct conn *c)
             return;
         }
         /* A paused response continues once the queue has drained. */
-        if (c->call != NULL && outq_pending(&c->out) < HTTP_RESP_LOW_WATER) {
+        if (resumable(c)) {
             if (c->w->pool != NULL) {
                 submit(c, JOB_RESUME);
                 break;

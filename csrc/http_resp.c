@@ -137,6 +137,13 @@ http_resp_send_head(struct http_resp *r, int64_t length_hint)
     const struct http_req *req = r->req;
     int st = r->status;
     r->no_body = req->is_head || (st >= 100 && st < 200) || st == 204 || st == 304;
+    if (req->is_head && length_hint == 0) {
+        /* Apps answer HEAD with an empty result (Werkzeug `()`, Bottle
+         * `[]`), or a generator that yields nothing: that is not the
+         * length of the GET the HEAD stands for, so no Content-Length
+         * (RFC 9110 9.3.2, 8.6) rather than a false 0. */
+        length_hint = -1;
+    }
 
     char extra[256];
     int n = 0;

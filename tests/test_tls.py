@@ -17,8 +17,10 @@ import warnings
 import pytest
 
 import support
-from support import (SLOW, RawConn, build_request, chunked, fd_count, run_binary,
-                     wait_for)
+from support import (SLOW, RawConn, build_request, chunked, fd_count, load_app_module,
+                     run_binary, wait_for)
+
+chunks_app = load_app_module("chunks_app")
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
@@ -159,6 +161,18 @@ def test_chunked_request_and_response(tls_server, certs):
         r = c.read_response()
         assert r.status == 200 and r.chunked, r
         assert len(r.chunk_sizes) >= 1
+
+
+def test_inline_stream_of_many_chunks(module_server_factory, certs):
+    """An inline (--threads 1) generator of more than 64 chunks comes out
+    whole over TLS too (the streaming stall of the inline mode)."""
+    srv = module_server_factory("chunks_app:application", "--threads", "1", *certs.server_args())
+    with tls_conn(srv.port, certs.client_ctx()) as c:
+        for n, size in ((200, 10), (100, 65536)):
+            c.send(build_request("GET", f"/gen?n={n}&size={size}"))
+            r = c.read_response()
+            assert r.status == 200 and len(r.chunk_sizes) == n, r
+            assert r.body == b"".join(chunks_app.chunk(i, size) for i in range(n))
 
 
 def test_keep_alive(tls_server, certs):
