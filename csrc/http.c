@@ -42,6 +42,7 @@ struct http_parser {
     bool complete;
     bool upgrade;
     bool value_hit_end; /* the last value span ended at the end of the input */
+    bool has_version;   /* the request line ended with an HTTP-version */
     const char *exec_begin, *exec_end; /* the bytes of the current http_feed() */
     int host_count;
     int err_status;
@@ -64,6 +65,13 @@ static inline struct http_parser *
 P(llhttp_t *ll)
 {
     return (struct http_parser *)ll->data;
+}
+
+static int
+on_version_complete(llhttp_t *ll)
+{
+    P(ll)->has_version = true;
+    return 0;
 }
 
 static int
@@ -372,6 +380,12 @@ on_headers_complete(llhttp_t *ll)
     p->head_done = true;
     p->in_head = false;
 
+    /* llhttp takes "GET /path" with no version for HTTP/0.9. RFC 9112 3:
+     * an invalid request-line is a 400; 505 is for a well-formed
+     * HTTP-version we do not serve (HTTP/2.0, HTTP/0.9 written out). */
+    if (!p->has_version) {
+        return fail(p, 400, "request line without an HTTP version");
+    }
     if (ll->http_major != 1 || ll->http_minor > 1) {
         return fail(p, 505, "unsupported HTTP version");
     }
@@ -420,7 +434,9 @@ on_headers_complete(llhttp_t *ll)
             r->host = f->value;
             r->host_len = f->value_len;
         } else if (span_ieq(f->name, f->name_len, "expect")) {
-            if (span_ieq(f->value, f->value_len, "100-continue")) {
+            /* RFC 9110 10.1.1: ignored in a request from HTTP/1.0, and
+             * no 1xx ever goes to an HTTP/1.0 client. */
+            if (r->http_minor >= 1 && span_ieq(f->value, f->value_len, "100-continue")) {
                 r->expect_continue = true;
             }
         } else if (span_ieq(f->name, f->name_len, "transfer-encoding")) {
@@ -549,6 +565,7 @@ settings_init(void)
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_url = on_url;
+    settings.on_version_complete = on_version_complete;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
@@ -582,6 +599,7 @@ req_reset(struct http_parser *p)
     p->part = PART_NONE;
     p->n_trailers = 0;
     p->in_head = p->in_body = p->started = p->head_done = p->complete = p->upgrade = false;
+    p->has_version = false;
     p->host_count = 0;
 }
 
@@ -635,7 +653,11 @@ status_for(struct http_parser *p, llhttp_errno_t e, const char *data, size_t len
         return (i > 0 && i < len && data[i] == ' ') ? 501 : 400;
     }
     case HPE_INVALID_VERSION:
-        return 505;
+        /* llhttp says "Invalid HTTP version" only for a well-formed
+         * DIGIT.DIGIT it does not know (HTTP/3.0, HTTP/1.2): 505. Anything
+         * else (HTTP/1.x, HTTP/1.10, HTTP/01.1, "HTTP/ 1.1", a trailing
+         * space) is a malformed request-line: 400 (RFC 9112 3). */
+        return strcmp(llhttp_get_error_reason(&p->ll), "Invalid HTTP version") == 0 ? 505 : 400;
     default:
         return 400;
     }

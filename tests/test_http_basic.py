@@ -231,6 +231,29 @@ def test_expect_100_continue(proto_server):
         assert r.json()["length"] == 1000
 
 
+def test_expect_100_continue_ignored_from_http10(proto_server):
+    """RFC 9110 10.1.1: a server MUST ignore Expect: 100-continue in an
+    HTTP/1.0 request, and no 1xx ever goes to an HTTP/1.0 client."""
+    body = b"z" * 1000
+    with proto_server.conn() as c:
+        c.send(build_request("POST", "/echo", [("Expect", "100-continue")], body=body,
+                             version="HTTP/1.0"))
+        r = c.read_response(interim=True)
+        assert r.status == 200, r
+        assert r.json()["sha256"] == sha(body)
+        assert b"100 Continue" not in r.raw_head
+    # Without the body: nothing is sent until it comes (no interim response).
+    with proto_server.conn() as c:
+        c.send(build_request("POST", "/echo", [("Expect", "100-continue"),
+                                               ("Content-Length", "3")], version="HTTP/1.0"))
+        c.sock.settimeout(0.3)
+        with pytest.raises(OSError):
+            c.sock.recv(100)
+        c.send(b"abc")
+        r = c.read_response(interim=True)
+        assert r.status == 200 and r.json()["length"] == 3, r
+
+
 def test_expect_100_continue_body_sent_anyway(proto_server):
     """Clients may send the body without waiting (RFC 9110 10.1.1)."""
     body = b"y" * 5000

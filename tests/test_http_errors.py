@@ -10,8 +10,20 @@ H = b"Host: h\r\n"
 
 BAD_REQUESTS = [
     # (id, raw request, acceptable statuses)
-    # HTTP/0.9-style line: 505 is a fair reading too.
-    ("no-version", b"GET /\r\n\r\n", {400, 505}),
+    # An invalid request-line is a 400 (RFC 9112 3); 505 is only for a
+    # well-formed HTTP-version we do not serve (below).
+    ("no-version", b"GET /\r\n\r\n", {400}),
+    ("no-version-with-headers", b"GET /env\r\n" + H + b"X-A: b\r\n\r\n", {400}),
+    ("version-x", b"GET /ping HTTP/1.x\r\n" + H + b"\r\n", {400}),
+    ("version-two-digit-minor", b"GET / HTTP/1.10\r\n" + H + b"\r\n", {400}),
+    ("version-leading-zero", b"GET / HTTP/01.1\r\n" + H + b"\r\n", {400}),
+    ("version-two-digit-major", b"GET / HTTP/10.1\r\n" + H + b"\r\n", {400}),
+    ("version-trailing-space", b"GET / HTTP/1.1 \r\n" + H + b"\r\n", {400}),
+    ("version-space-after-slash", b"GET / HTTP/ 1.1\r\n" + H + b"\r\n", {400}),
+    ("version-no-minor", b"GET / HTTP/1\r\n" + H + b"\r\n", {400}),
+    ("version-dot-no-minor", b"GET / HTTP/1.\r\n" + H + b"\r\n", {400}),
+    ("version-suffix", b"GET / HTTP/1.1x\r\n" + H + b"\r\n", {400}),
+    ("version-https-name", b"GET / HTTPS/1.1\r\n" + H + b"\r\n", {400}),
     # (Two spaces between the parts is not listed: RFC 9112 section 3 lets a
     # recipient parse on whitespace boundaries.)
     ("extra-token", b"GET / HTTP/1.1 extra\r\n" + H + b"\r\n", {400, 505}),
@@ -56,10 +68,13 @@ BAD_REQUESTS = [
      b"Content-Length: 99999999999999999999999\r\n\r\n", {400, 413}),
     ("missing-host-http11", b"GET / HTTP/1.1\r\n\r\n", {400}),
     ("two-hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", {400}),
-    ("http2-over-h1", b"GET / HTTP/2.0\r\n" + H + b"\r\n", {505, 400}),
-    ("http3", b"GET / HTTP/3.0\r\n" + H + b"\r\n", {505, 400}),
+    # Well-formed versions we do not serve: 505.
+    ("http2-over-h1", b"GET / HTTP/2.0\r\n" + H + b"\r\n", {505}),
+    ("http3", b"GET / HTTP/3.0\r\n" + H + b"\r\n", {505}),
+    ("http12", b"GET / HTTP/1.2\r\n" + H + b"\r\n", {505}),
+    ("http99", b"GET / HTTP/9.9\r\n" + H + b"\r\n", {505}),
+    ("http0", b"GET / HTTP/0.9\r\n\r\n", {505}),
     ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", {505, 400}),
-    ("http0", b"GET / HTTP/0.9\r\n\r\n", {505, 400}),
     ("long-request-line", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n", {414}),
     ("too-many-headers", b"GET / HTTP/1.1\r\n" + H +
      b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n", {431}),
