@@ -424,15 +424,27 @@ token_is(const char *p, const char *e, const char *word)
     return (size_t)(e - p) == n && strncasecmp(p, word, n) == 0;
 }
 
-/* The first comma-separated element of a value (a proxy chain that appends
- * puts the original client's view first). */
+/* The last non-empty comma-separated element of a value. A proxy that
+ * appends to the field puts its own view last; what stands left of it may
+ * have been written by the client. */
 static void
-first_element(const struct hfield *f, const char **p, const char **e)
+last_element(const struct hfield *f, const char **p, const char **e)
 {
-    *p = f->value;
-    const char *comma = memchr(f->value, ',', f->value_len);
-    *e = comma != NULL ? comma : f->value + f->value_len;
-    trim(p, e);
+    const char *start = f->value;
+    const char *end = f->value + f->value_len;
+    for (;;) {
+        const char *q = end;
+        while (q > start && q[-1] != ',') {
+            q--;
+        }
+        *p = q;
+        *e = end;
+        trim(p, e);
+        if (*p < *e || q == start) {
+            return;
+        }
+        end = q - 1;
+    }
 }
 
 /* One X-Forwarded-For element to a canonical numeric address: "1.2.3.4",
@@ -539,40 +551,42 @@ proxy_forwarded(const struct hfield *fields, size_t n, const struct ip_allow *tr
 {
     memset(out, 0, sizeof(*out));
     bool any_xff = false;
+    /* One scheme per field name: repeated fields are one comma-separated
+     * list (RFC 9110 5.3), and only its last element, the one our trusted
+     * peer wrote, counts. An unknown last element means no scheme from that
+     * name, never a fall-back to elements further left. */
+    enum forwarded_scheme by_name[3] = {FWD_SCHEME_NONE, FWD_SCHEME_NONE, FWD_SCHEME_NONE};
     for (size_t i = 0; i < n; i++) {
         const struct hfield *f = &fields[i];
-        enum forwarded_scheme s = FWD_SCHEME_NONE;
         const char *p, *e;
         if (name_is(f, "X-Forwarded-Proto")) {
-            first_element(f, &p, &e);
-            if (token_is(p, e, "https")) {
-                s = FWD_SCHEME_HTTPS;
-            } else if (token_is(p, e, "http")) {
-                s = FWD_SCHEME_HTTP;
-            }
+            last_element(f, &p, &e);
+            by_name[0] = token_is(p, e, "https")  ? FWD_SCHEME_HTTPS
+                         : token_is(p, e, "http") ? FWD_SCHEME_HTTP
+                                                  : FWD_SCHEME_NONE;
         } else if (name_is(f, "X-Forwarded-Ssl")) {
-            first_element(f, &p, &e);
-            if (token_is(p, e, "on")) {
-                s = FWD_SCHEME_HTTPS;
-            } else if (token_is(p, e, "off")) {
-                s = FWD_SCHEME_HTTP;
-            }
+            last_element(f, &p, &e);
+            by_name[1] = token_is(p, e, "on")    ? FWD_SCHEME_HTTPS
+                         : token_is(p, e, "off") ? FWD_SCHEME_HTTP
+                                                 : FWD_SCHEME_NONE;
         } else if (name_is(f, "X-Forwarded-Protocol")) {
-            first_element(f, &p, &e);
-            if (token_is(p, e, "ssl") || token_is(p, e, "https")) {
-                s = FWD_SCHEME_HTTPS;
-            } else if (token_is(p, e, "http")) {
-                s = FWD_SCHEME_HTTP;
-            }
+            last_element(f, &p, &e);
+            by_name[2] = token_is(p, e, "ssl") || token_is(p, e, "https") ? FWD_SCHEME_HTTPS
+                         : token_is(p, e, "http")                         ? FWD_SCHEME_HTTP
+                                                                          : FWD_SCHEME_NONE;
         } else if (name_is(f, "X-Forwarded-For")) {
             any_xff = true;
         }
-        if (s != FWD_SCHEME_NONE) {
-            if (out->scheme != FWD_SCHEME_NONE && out->scheme != s) {
-                out->scheme = FWD_SCHEME_CONFLICT;
-            } else if (out->scheme != FWD_SCHEME_CONFLICT) {
-                out->scheme = s;
-            }
+    }
+    /* Different names that disagree: 400, as gunicorn answers. */
+    for (size_t k = 0; k < 3; k++) {
+        if (by_name[k] == FWD_SCHEME_NONE) {
+            continue;
+        }
+        if (out->scheme == FWD_SCHEME_NONE) {
+            out->scheme = by_name[k];
+        } else if (out->scheme != by_name[k]) {
+            out->scheme = FWD_SCHEME_CONFLICT;
         }
     }
     if (any_xff) {

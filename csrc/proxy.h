@@ -83,7 +83,10 @@ struct forwarded_info {
 };
 
 /* Read X-Forwarded-Proto (http/https), X-Forwarded-Ssl (on/off) and
- * X-Forwarded-Protocol (ssl) for the scheme, and X-Forwarded-For for the
+ * X-Forwarded-Protocol (ssl) for the scheme: for each name, the last
+ * element of its (possibly repeated, comma-separated) list, the one our
+ * peer wrote; names that disagree are FWD_SCHEME_CONFLICT. X-Forwarded-For
+ * gives the
  * client: walking the addresses from the right (the one our peer added),
  * the first one that is not itself a trusted proxy is the client; when all
  * are trusted, the leftmost. Entries left of the client are never looked

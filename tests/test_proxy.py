@@ -109,6 +109,24 @@ def test_scheme_fields(default_server):
     assert env["SERVER_NAME"] == "example.com" and env["SERVER_PORT"] == "443"
 
 
+@pytest.mark.parametrize("headers,scheme", [
+    # A proxy that appends puts its own view last; the client wrote the rest.
+    ([("X-Forwarded-Proto", "https, http")], "http"),
+    ([("X-Forwarded-Proto", "http, https")], "https"),
+    ([("X-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "http")], "http"),
+    ([("X-Forwarded-Proto", "https, wss")], "http"),  # unknown last: no scheme from it
+    ([("X-Forwarded-Ssl", "on, off")], "http"),
+    ([("X-Forwarded-Ssl", "on"), ("X-Forwarded-Ssl", "off")], "http"),
+    ([("X-Forwarded-Protocol", "ssl, http")], "http"),
+    ([("X-Forwarded-Protocol", "http"), ("X-Forwarded-Protocol", "ssl")], "https"),
+    ([("X-Forwarded-Proto", "https, http"), ("X-Forwarded-Ssl", "off")], "http"),
+])
+def test_list_valued_scheme_fields_take_the_last_element(default_server, headers, scheme):
+    env = env_from(default_server.port, headers=headers)
+    assert env["wsgi.url_scheme"] == scheme
+    assert ("HTTPS" in env) == (scheme == "https")
+
+
 def test_contradictory_scheme_fields_are_a_bad_request(default_server):
     with ConnFrom(default_server.port) as c:
         c.send(build_request("GET", "/", [("X-Forwarded-Proto", "https"),

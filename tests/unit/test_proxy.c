@@ -282,8 +282,30 @@ test_forwarded(void)
 
     struct hfield proto[] = {H("x-forwarded-proto", "HTTPS")};
     CHECK(fwd(proto, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTPS);
+    /* A list: the last element is the one the trusted peer appended; what
+     * stands left of it the client may have written. */
     struct hfield proto2[] = {H("X-Forwarded-Proto", " http , https")};
-    CHECK(fwd(proto2, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    CHECK(fwd(proto2, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTPS);
+    struct hfield spoof[] = {H("X-Forwarded-Proto", "https, http")};
+    CHECK(fwd(spoof, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield empty_last[] = {H("X-Forwarded-Proto", "https, http, ")};
+    CHECK(fwd(empty_last, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield unknown_last[] = {H("X-Forwarded-Proto", "https, wss")};
+    CHECK(fwd(unknown_last, 1, "127.0.0.1").scheme == FWD_SCHEME_NONE);
+    struct hfield ssl_list[] = {H("X-Forwarded-Ssl", "on, off")};
+    CHECK(fwd(ssl_list, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield ssl_rep[] = {H("X-Forwarded-Ssl", "on"), H("X-Forwarded-Ssl", "off")};
+    CHECK(fwd(ssl_rep, 2, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield protocol_list[] = {H("X-Forwarded-Protocol", "ssl, http")};
+    CHECK(fwd(protocol_list, 1, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield protocol_rep[] = {H("X-Forwarded-Protocol", "http"),
+                                    H("X-Forwarded-Protocol", "ssl")};
+    CHECK(fwd(protocol_rep, 2, "127.0.0.1").scheme == FWD_SCHEME_HTTPS);
+    /* each name's last element; the names agree: no conflict */
+    struct hfield agree[] = {H("X-Forwarded-Proto", "https, http"), H("X-Forwarded-Ssl", "off")};
+    CHECK(fwd(agree, 2, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
+    struct hfield disagree[] = {H("X-Forwarded-Proto", "http, https"), H("X-Forwarded-Ssl", "off")};
+    CHECK(fwd(disagree, 2, "127.0.0.1").scheme == FWD_SCHEME_CONFLICT);
     struct hfield proto3[] = {H("X-Forwarded-Proto", "ftp")};
     CHECK(fwd(proto3, 1, "127.0.0.1").scheme == FWD_SCHEME_NONE);
     struct hfield ssl[] = {H("X-Forwarded-Ssl", "on")};
@@ -292,9 +314,12 @@ test_forwarded(void)
     CHECK(fwd(sslp, 2, "127.0.0.1").scheme == FWD_SCHEME_HTTPS);
     struct hfield conflict[] = {H("X-Forwarded-Proto", "https"), H("X-Forwarded-Ssl", "off")};
     CHECK(fwd(conflict, 2, "127.0.0.1").scheme == FWD_SCHEME_CONFLICT);
-    struct hfield conflict2[] = {H("X-Forwarded-Proto", "https"), H("X-Forwarded-Proto", "http"),
-                                 H("X-Forwarded-Proto", "https")};
-    CHECK(fwd(conflict2, 3, "127.0.0.1").scheme == FWD_SCHEME_CONFLICT);
+    /* repeated fields are one list: the last field's last element counts */
+    struct hfield repeated[] = {H("X-Forwarded-Proto", "https"), H("X-Forwarded-Proto", "http"),
+                                H("X-Forwarded-Proto", "https")};
+    CHECK(fwd(repeated, 3, "127.0.0.1").scheme == FWD_SCHEME_HTTPS);
+    struct hfield repeated2[] = {H("X-Forwarded-Proto", "https"), H("X-Forwarded-Proto", "http")};
+    CHECK(fwd(repeated2, 2, "127.0.0.1").scheme == FWD_SCHEME_HTTP);
     struct hfield under[] = {H("X_Forwarded_Proto", "https"), H("X_Forwarded_For", "1.2.3.4")};
     fi = fwd(under, 2, "*");
     CHECK(fi.scheme == FWD_SCHEME_NONE && !fi.has_client);
