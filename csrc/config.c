@@ -885,7 +885,8 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
             print_help();
             return 1;
         case 'v':
-            printf("wsgihost %s\n", WSGIHOST_VERSION);
+            printf("wsgihost %s\nembeds CPython %s (%s libpython)\n", WSGIHOST_VERSION,
+                   WSGIHOST_PYTHON_VERSION, WSGIHOST_PYTHON_LINK);
             return 1;
         case ':':
             return usage_error("option '--%s' requires a value", opt_name(optopt));
