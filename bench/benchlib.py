@@ -238,6 +238,7 @@ SETUPS = {s.key: s for s in [
     _s("gunicorn-w4+nginx", "gunicorn -w 4 + nginx", _gunicorn("-w", "4"), nginx="nginx.conf"),
     # wsgihost.
     _s("wsgihost", "wsgihost", _wsgihost()),
+    _s("wsgihost-t1", "wsgihost --threads 1", _wsgihost("--threads", "1"), options=["--threads"]),
     _s("wsgihost-w2", "wsgihost -w 2", _wsgihost("-w", "2"), options=["--workers"]),
     _s("wsgihost-w4", "wsgihost -w 4", _wsgihost("-w", "4"), options=["--workers"]),
     _s("wsgihost-w2t8", "wsgihost -w 2 --threads 8", _wsgihost("-w", "2", "--threads", "8"),
