@@ -33,6 +33,7 @@
 #include "log.h"
 #include "pool.h"
 #include "proxy.h"
+#include "appsched.h"
 #include "tls.h"
 #include "wsgi.h"
 
@@ -80,6 +81,11 @@ struct conn {
     enum wsgi_rc job_rc;
     bool running;
     bool detached;          /* closed while running: freed when the job returns */
+    /* The current call runs on the loop thread (no pool, or appsched.h chose
+     * it for the route): its resumes and close() run there too. */
+    bool call_inline;
+    uint64_t route;         /* appsched_key() of the current request */
+    double job_took;        /* seconds the last job spent in the app */
     double job_started;
     double accepted_at;
     double last_read;
@@ -198,7 +204,7 @@ close_now(struct conn *c)
         return;
     }
     if (c->call != NULL && !c->running) {
-        if (c->w->pool != NULL) {
+        if (!c->call_inline) {
             /* close() of the result is Python: it runs on a pool thread,
              * and the connection is freed when that job is back. */
             c->job_kind = JOB_ABORT;
@@ -338,9 +344,11 @@ run_job(struct pool_job *job)
     switch (c->job_kind) {
     case JOB_HANDLE:
         c->job_rc = wsgi_handle(http_request(c->parser), &c->resp, &c->call);
+        c->job_took = wsgi_last_span();
         break;
     case JOB_RESUME:
         c->job_rc = wsgi_resume(c->call);
+        c->job_took = wsgi_last_span();
         break;
     case JOB_ABORT:
         wsgi_abort(c->call);
@@ -383,6 +391,7 @@ conn_job_done(struct pool_job *job)
         conn_free(c);
         return;
     }
+    appsched_pool_took(c->route, c->job_took);
     enum wsgi_rc rc = c->job_rc;
     if (rc != WSGI_PAUSED) {
         c->call = NULL;
@@ -439,6 +448,20 @@ apply_forwarded(struct conn *c, struct http_req *req)
     return true;
 }
 
+/* An app call or resume on the loop thread. With a pool beside it, how long
+ * it held Python teaches appsched.h where the route's next calls run. */
+static enum wsgi_rc
+run_inline(struct conn *c, int kind)
+{
+    enum wsgi_rc rc = kind == JOB_HANDLE
+                          ? wsgi_handle(http_request(c->parser), &c->resp, &c->call)
+                          : wsgi_resume(c->call);
+    if (c->w->pool != NULL) {
+        appsched_inline_took(c->route, wsgi_last_span());
+    }
+    return rc;
+}
+
 static void
 dispatch(struct conn *c)
 {
@@ -454,12 +477,14 @@ dispatch(struct conn *c)
      * while the app produces the next one (PEP 3333: no block may be held
      * back waiting for the next). */
     c->resp.yield_each_chunk = true;
-    if (w->pool != NULL) {
+    c->route = appsched_key(req->method, req->method_len, req->path, req->path_len);
+    c->call_inline = w->pool == NULL || appsched_inline(c->route);
+    if (!c->call_inline) {
         submit(c, JOB_HANDLE);
         return;
     }
     worker_busy(w, req);
-    enum wsgi_rc rc = wsgi_handle(req, &c->resp, &c->call);
+    enum wsgi_rc rc = run_inline(c, JOB_HANDLE);
     worker_idle(w);
     if (rc != WSGI_PAUSED) {
         c->call = NULL;
@@ -629,12 +654,12 @@ process_once(struct conn *c)
         }
         /* A paused response continues once the queue has drained. */
         if (resumable(c)) {
-            if (c->w->pool != NULL) {
+            if (!c->call_inline) {
                 submit(c, JOB_RESUME);
                 break;
             }
             worker_busy(c->w, http_request(c->parser));
-            enum wsgi_rc rc = wsgi_resume(c->call);
+            enum wsgi_rc rc = run_inline(c, JOB_RESUME);
             worker_idle(c->w);
             if (rc != WSGI_PAUSED) {
                 after_app(c, rc);

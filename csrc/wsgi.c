@@ -1659,12 +1659,21 @@ leave_context(PyObject *ctx)
     Py_DECREF(ctx);
 }
 
+static _Thread_local double last_span;
+
+double
+wsgi_last_span(void)
+{
+    return last_span;
+}
+
 enum wsgi_rc
 wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call **out)
 {
     enum wsgi_rc rc;
     *out = NULL;
     pyrt_enter();
+    double t0 = now_mono();
     struct wsgi_call *call = xcalloc(1, sizeof *call);
     call->req = req;
     call->resp = resp;
@@ -1701,6 +1710,7 @@ leave:
     leave_context(ctx);
 out:
     check_no_exception();
+    last_span = now_mono() - t0;
     pyrt_leave();
     return rc;
 }
@@ -1709,10 +1719,12 @@ enum wsgi_rc
 wsgi_resume(struct wsgi_call *call)
 {
     pyrt_enter();
+    double t0 = now_mono();
     PyObject *ctx = enter_context(call);
     enum wsgi_rc rc = run_iter(call);
     leave_context(ctx);
     check_no_exception();
+    last_span = now_mono() - t0;
     pyrt_leave();
     return rc;
 }

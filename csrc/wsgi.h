@@ -29,6 +29,10 @@ struct wsgi_call;
 /* Call the app for req. On WSGI_PAUSED *call holds the pending iteration. */
 enum wsgi_rc wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call **call);
 enum wsgi_rc wsgi_resume(struct wsgi_call *call);
+/* How long the calling thread's last wsgi_handle() or wsgi_resume() held
+ * the GIL, in seconds: the app's own time, blocking inside it included,
+ * waiting to enter Python not. */
+double wsgi_last_span(void);
 /* The client went away: close() the result and release the call. */
 void wsgi_abort(struct wsgi_call *call);
 
