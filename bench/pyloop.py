@@ -51,6 +51,25 @@ def base_environ(path_qs):
     }
 
 
+def _start_response(status, headers, exc_info=None):
+    return lambda data: None
+
+
+def call_once(app, base, start_response=_start_response):
+    """One call as a server makes it: a fresh environ, the body consumed,
+    close() called."""
+    environ = dict(base)
+    environ["wsgi.input"] = io.BytesIO(b"")
+    result = app(environ, start_response)
+    try:
+        for _chunk in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("app")
@@ -69,16 +88,7 @@ def main():
         return lambda data: None
 
     def one_call():
-        environ = dict(base)
-        environ["wsgi.input"] = io.BytesIO(b"")
-        result = app(environ, start_response)
-        try:
-            for _chunk in result:
-                pass
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        call_once(app, base, start_response)
 
     for _ in range(200):  # warm caches, imports and Flask's first-request setup
         one_call()

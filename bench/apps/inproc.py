@@ -3,7 +3,6 @@ $INPROC_APP (MODULE:APP) N times the way bench/pyloop.py does (a fresh environ
 for $INPROC_PATH, the body consumed, close() called), inside wsgihost's own
 interpreter, then answers "ok". The difference between N=K and N=0 divided by
 K is what one call of the app costs in that interpreter build."""
-import io
 import os
 import sys
 from pathlib import Path
@@ -15,25 +14,8 @@ _app = pyloop.load(os.environ["INPROC_APP"])
 _base = pyloop.base_environ(os.environ.get("INPROC_PATH", "/"))
 
 
-def _start_response(status, headers, exc_info=None):
-    return lambda data: None
-
-
-def _one():
-    environ = dict(_base)
-    environ["wsgi.input"] = io.BytesIO(b"")
-    result = _app(environ, _start_response)
-    try:
-        for _chunk in result:
-            pass
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-
-
 def app(environ, start_response):
     for _ in range(int(environ.get("QUERY_STRING") or 0)):
-        _one()
+        pyloop.call_once(_app, _base)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [b"ok"]
