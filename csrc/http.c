@@ -45,6 +45,7 @@ struct http_parser {
     bool has_version;   /* the request line ended with an HTTP-version */
     const char *exec_begin, *exec_end; /* the bytes of the current http_feed() */
     int host_count;
+    size_t method_bytes; /* of the method, delivered by earlier reads */
     int err_status;
     const char *err_reason;
 };
@@ -75,6 +76,14 @@ on_version_complete(llhttp_t *ll)
 }
 
 static int
+on_method(llhttp_t *ll, const char *at, size_t len)
+{
+    (void)at;
+    P(ll)->method_bytes += len;
+    return 0;
+}
+
+static int
 on_message_begin(llhttp_t *ll)
 {
     struct http_parser *p = P(ll);
@@ -95,8 +104,10 @@ on_url(llhttp_t *ll, const char *at, size_t len)
         p->url_len = 0;
     }
     p->url_len += len;
-    /* method + SP + target + SP + "HTTP/1.1" */
-    if (p->lim->max_line && p->url_len + 16 + 10 > p->lim->max_line) {
+    /* method + SP + target + SP + "HTTP/1.1", CRLF not counted (gunicorn's
+     * measure). llhttp has matched the method before the target begins. */
+    size_t method_len = strlen(llhttp_method_name((llhttp_method_t)ll->method));
+    if (p->lim->max_line && method_len + 1 + p->url_len + 1 + 8 > p->lim->max_line) {
         return fail(p, 414, "request line too long");
     }
     buf_append(&p->store, at, len);
@@ -556,6 +567,13 @@ on_message_complete(llhttp_t *ll)
     struct http_parser *p = P(ll);
     p->complete = true;
     p->in_body = false;
+    /* The head decided keep-alive, and the response says so. A Connection
+     * field in the trailer section must not change that (RFC 9110 6.5.1:
+     * trailers are not merged into the header section), but llhttp sets
+     * its close flag from it and would refuse the next request. */
+    if (p->req.keep_alive) {
+        ll->flags &= (uint16_t)~F_CONNECTION_CLOSE;
+    }
     return HPE_PAUSED;
 }
 
@@ -566,6 +584,7 @@ settings_init(void)
     settings.on_message_begin = on_message_begin;
     settings.on_url = on_url;
     settings.on_version_complete = on_version_complete;
+    settings.on_method = on_method;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
@@ -600,6 +619,7 @@ req_reset(struct http_parser *p)
     p->n_trailers = 0;
     p->in_head = p->in_body = p->started = p->head_done = p->complete = p->upgrade = false;
     p->has_version = false;
+    p->method_bytes = 0;
     p->host_count = 0;
 }
 
@@ -635,23 +655,37 @@ http_parser_free(struct http_parser *p)
     free(p);
 }
 
+/* A well-formed but unknown method is 501 (RFC 9110 9.1); garbage is 400.
+ * llhttp stops at the first byte no method it knows has there, often before
+ * the SP that tells a token from garbage, and the bytes it matched may have
+ * come in earlier reads (method_bytes): data is what follows them. Returns 0
+ * while undecided, so the status never depends on how the bytes arrived. */
+static int
+method_status(const struct http_parser *p, const char *data, size_t len)
+{
+    size_t n = p->method_bytes, i = 0;
+    while (n == 0 && i < len && (data[i] == '\r' || data[i] == '\n')) {
+        i++; /* the empty lines llhttp skips before a request-line */
+    }
+    for (; i < len; i++, n++) {
+        if (data[i] == ' ') {
+            return n > 0 ? 501 : 400;
+        }
+        if (!is_tchar((unsigned char)data[i]) || n >= 32) {
+            return 400;
+        }
+    }
+    return 0;
+}
+
 static int
 status_for(struct http_parser *p, llhttp_errno_t e, const char *data, size_t len)
 {
     switch (e) {
     case HPE_USER:
         return p->err_status;
-    case HPE_INVALID_METHOD: {
-        /* A well-formed but unknown method is 501 (RFC 9110 9.1); garbage
-         * is 400. */
-        size_t i = 0;
-        while (i < len && ((data[i] >= 'A' && data[i] <= 'Z') || (data[i] >= 'a' && data[i] <= 'z') ||
-                           (data[i] >= '0' && data[i] <= '9') ||
-                           (data[i] != '\0' && strchr("!#$%&'*+-.^_`|~", data[i]) != NULL))) {
-            i++;
-        }
-        return (i > 0 && i < len && data[i] == ' ') ? 501 : 400;
-    }
+    case HPE_INVALID_METHOD:
+        return method_status(p, data, len);
     case HPE_INVALID_VERSION:
         /* llhttp says "Invalid HTTP version" only for a well-formed
          * DIGIT.DIGIT it does not know (HTTP/3.0, HTTP/1.2): 505. Anything
@@ -699,7 +733,14 @@ http_feed(struct http_parser *p, const char *data, size_t len, size_t *consumed)
         return HTTP_EV_REQUEST;
     default:
         if (!p->err_status) {
-            p->err_status = status_for(p, e, data, len);
+            int status = status_for(p, e, data, len);
+            if (status == 0) {
+                /* llhttp keeps its error: the next call sees it again,
+                 * with more bytes to decide on. */
+                *consumed = 0;
+                return HTTP_EV_MORE;
+            }
+            p->err_status = status;
             p->err_reason = llhttp_get_error_reason(&p->ll);
         }
         return HTTP_EV_ERROR;
