@@ -480,6 +480,12 @@ on_headers_complete(llhttp_t *ll)
     }
     r->chunked = (ll->flags & F_CHUNKED) != 0;
     r->content_length = (ll->flags & F_CONTENT_LENGTH) ? (int64_t)ll->content_length : -1;
+    if (ll->method == HTTP_CONNECT && (r->chunked || r->content_length > 0)) {
+        /* RFC 9110 9.3.6: a CONNECT request has no content. llhttp stops
+         * at its head (what follows is the tunnel), so a declared body
+         * would reach the app as a CONTENT_LENGTH wsgi.input never has. */
+        return fail(p, 400, "CONNECT request with content");
+    }
     if (r->content_length >= 0 && p->lim->max_body &&
         (uint64_t)r->content_length > p->lim->max_body) {
         return fail(p, 413, "request body over --limit-request-body");
