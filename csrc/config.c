@@ -3,6 +3,7 @@
  * and a bad one is reported on one line that names the option and the value,
  * so the rest of the host can trust the struct. */
 #include "config.h"
+#include "hostpy.h"
 #include "log.h"
 #include "build_config.h"
 
@@ -553,7 +554,10 @@ print_help(void)
            "      --chdir DIR               change to DIR before loading the app [stay]\n"
            "      --pythonpath DIRS         comma-separated directories prepended to sys.path,\n"
            "                                repeatable [none]\n"
-           "      --python-executable PATH  sys.executable of the embedded Python\n"
+           "      --python-executable PATH  the Python that serves (a venv's bin/python\n"
+           "                                gives its sys.prefix); wsgihost runs inside it\n"
+           "                                when it is CPython " WSGIHOST_PYTHON_VERSION ", else it is the\n"
+           "                                embedded one's sys.executable\n"
            "                                [" WSGIHOST_PYTHON_EXECUTABLE "]\n"
            "      --certfile FILE           serve HTTPS on every --bind with this PEM\n"
            "                                certificate chain [off: plain HTTP]\n"
@@ -856,6 +860,19 @@ apply_option(struct config *c, int opt, const char *arg)
 /* One source of options (config file, $WSGIHOST_CMD_ARGS or the command
  * line). A list option (--bind, --pythonpath) given by a later source
  * replaces the earlier source's list instead of adding to it. */
+/* --version's last line: which interpreter serves (hostpy.h). */
+static void
+print_host_mode(int argc, char **argv)
+{
+    char python[PATH_MAX], module[PATH_MAX];
+    const char *why;
+    if (hostpy_plan(argc, argv, python, sizeof(python), module, sizeof(module), &why)) {
+        printf("serves inside %s (host interpreter, %s)\n", python, module);
+    } else {
+        printf("serves with the embedded interpreter (%s)\n", why);
+    }
+}
+
 static int
 cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool positional_ok)
 {
@@ -887,6 +904,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
         case 'v':
             printf("wsgihost %s\nembeds CPython %s (%s libpython)\n", WSGIHOST_VERSION,
                    WSGIHOST_PYTHON_VERSION, WSGIHOST_PYTHON_LINK);
+            print_host_mode(argc, argv);
             return 1;
         case ':':
             return usage_error("option '--%s' requires a value", opt_name(optopt));

@@ -1,5 +1,4 @@
-/* wsgihost: argv -> config, then serve. Exit codes: 0 after a clean stop,
- * 1 when start-up fails (bind, import, ...), 2 for a usage error. */
+/* wsgihost: argv -> config, then serve (main.h). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -11,9 +10,11 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "hostpy.h"
 #include "listener.h"
 #include "master.h"
 #include "log.h"
+#include "main.h"
 #include "proxy.h"
 #include "pyrt.h"
 #include "sig.h"
@@ -194,7 +195,7 @@ write_pidfile(const struct config *cfg)
 }
 
 int
-main(int argc, char **argv)
+wsgihost_main(int argc, char **argv)
 {
     /* static: the configuration lives as long as the process, and stays
      * reachable for LeakSanitizer. */
@@ -206,6 +207,9 @@ main(int argc, char **argv)
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
     }
+    /* The config file or $WSGIHOST_CMD_ARGS may name another interpreter
+     * than the one this host process is. */
+    hostpy_switch_if_needed(cfg.python_executable, argc, argv);
     if (cfg.threads == 0) {
         /* flask run is threaded: one slow request must not freeze the
          * others in dev-server mode. With -w, gunicorn's default of 1. */

@@ -102,7 +102,10 @@ spawn(struct master *m)
     }
     struct worker_slot *slot = &m->slots[i];
     memset(slot, 0, sizeof(*slot));
-    if (m->cfg->preload) {
+    /* With --preload, or in the host interpreter (hostpy.h), this process
+     * runs Python: fork the way os.fork() does. */
+    bool py = pyrt_initialized();
+    if (py) {
         pyrt_fork_prepare();
     }
     sigset_t sigmask;
@@ -110,7 +113,7 @@ spawn(struct master *m)
     pid_t pid = fork();
     if (pid < 0) {
         sig_release(&sigmask);
-        if (m->cfg->preload) {
+        if (py) {
             pyrt_fork_parent();
         }
         log_error("fork: %m");
@@ -122,7 +125,7 @@ spawn(struct master *m)
         if (getppid() == 1) {
             _exit(0);
         }
-        if (m->cfg->preload) {
+        if (py) {
             pyrt_fork_child();
         }
         sig_after_fork();
@@ -132,7 +135,7 @@ spawn(struct master *m)
         _exit(rc);
     }
     sig_release(&sigmask);
-    if (m->cfg->preload) {
+    if (py) {
         pyrt_fork_parent();
     }
     struct wproc *p = &m->procs[i];

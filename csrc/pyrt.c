@@ -21,6 +21,7 @@
 static PyThreadState *main_ts; /* the main thread's state while the GIL is released */
 static bool initialized;
 static bool gil_held;
+static bool host; /* the interpreter is python3.X's own (hostpy.h), not ours to finalize */
 static PyObject *app;              /* the application callable */
 static PyObject *format_exception; /* traceback.format_exception, imported on first use */
 
@@ -248,9 +249,100 @@ out:
     return rc;
 }
 
+void
+pyrt_host_attach(void)
+{
+    initialized = true;
+    host = true;
+    gil_held = true;
+    pyrt_leave();
+}
+
+bool
+pyrt_initialized(void)
+{
+    return initialized;
+}
+
+static void
+log_sys_path(const char *exe)
+{
+    PyObject *prefix = PySys_GetObject("prefix"); /* borrowed */
+    const char *p = prefix && PyUnicode_Check(prefix) ? PyUnicode_AsUTF8(prefix) : NULL;
+    log_info("Python %.*s at %s (%s interpreter), sys.prefix %s", (int)strcspn(Py_GetVersion(), " "),
+             Py_GetVersion(), exe, host ? "host" : "embedded", p ? p : "?");
+    PyErr_Clear();
+    if (log_enabled(LOG_DEBUG)) {
+        PyObject *path = PySys_GetObject("path"); /* borrowed */
+        PyObject *repr = path ? PyObject_Repr(path) : NULL;
+        const char *s = repr ? PyUnicode_AsUTF8(repr) : NULL;
+        log_debug("Python %s, executable %s, sys.path %s", Py_GetVersion(), exe, s ? s : "?");
+        Py_XDECREF(repr);
+        PyErr_Clear();
+    }
+}
+
+/* The host interpreter read the environment when python3.X started, before
+ * we unset LISTEN_FDS & co. (listener.c): os.environ must be what the
+ * process environment is now, as in the embedded mode (which starts
+ * later). Only os.environ's mapping is replaced; the process's own
+ * environment is already right. */
+static int
+sync_os_environ(void)
+{
+    extern char **environ;
+    int rc = -1;
+    PyObject *os = NULL, *env = NULL, *data = NULL;
+    os = PyImport_ImportModule("os");
+    env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    data = env ? PyObject_GetAttrString(env, "_data") : NULL;
+    if (data == NULL || !PyDict_Check(data)) {
+        goto out;
+    }
+    PyDict_Clear(data);
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || eq == *e) {
+            continue;
+        }
+        PyObject *k = PyBytes_FromStringAndSize(*e, eq - *e);
+        PyObject *v = PyBytes_FromString(eq + 1);
+        int r = (k && v) ? PyDict_SetItem(data, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (r < 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        print_exception(false);
+        fprintf(stderr, "wsgihost: cannot set up os.environ\n");
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+    return rc;
+}
+
 int
 pyrt_init(const struct config *c)
 {
+    if (host) {
+        /* python3.X set itself up (site, sys.executable, the prefix);
+         * only our sys.path entries are missing. */
+        pyrt_enter();
+        if (sync_os_environ() < 0 || setup_sys_path(c) < 0) {
+            return -1;
+        }
+        PyObject *exe = PySys_GetObject("executable"); /* borrowed */
+        const char *e = exe && PyUnicode_Check(exe) ? PyUnicode_AsUTF8(exe) : NULL;
+        log_sys_path(e ? e : "?");
+        PyErr_Clear();
+        pyrt_leave();
+        return 0;
+    }
     PyConfig pc;
     PyStatus st;
     /* The "Python" configuration (not isolated) so that Debian's site module
@@ -290,14 +382,7 @@ pyrt_init(const struct config *c)
     if (setup_sys_path(c) < 0) {
         return -1; /* pyrt_finalize() still works: it knows the GIL is held */
     }
-    if (log_enabled(LOG_DEBUG)) {
-        PyObject *path = PySys_GetObject("path"); /* borrowed */
-        PyObject *repr = path ? PyObject_Repr(path) : NULL;
-        const char *s = repr ? PyUnicode_AsUTF8(repr) : NULL;
-        log_debug("Python %s, executable %s, sys.path %s", Py_GetVersion(), exe, s ? s : "?");
-        Py_XDECREF(repr);
-        PyErr_Clear();
-    }
+    log_sys_path(exe);
     pyrt_leave();
     return 0;
 }
@@ -627,6 +712,30 @@ pyrt_finalize(void)
     free(load_msgs);
     load_msgs = NULL;
     load_msgs_len = 0;
+    if (host) {
+        /* Not ours to tear down (the process ends with _exit() after
+         * main()); what Py_FinalizeEx() would do that the app can see:
+         * wait for its non-daemon threads, run its atexit functions, flush. */
+        static const char code[] =
+            "import sys\n"
+            "t = sys.modules.get('threading')\n"
+            "if t is not None: t._shutdown()\n"
+            "import atexit\n"
+            "atexit._run_exitfuncs()\n"
+            "for f in (sys.stdout, sys.stderr):\n"
+            "    try: f.flush()\n"
+            "    except Exception: pass\n";
+        PyObject *ns = PyDict_New();
+        PyObject *r = ns ? PyRun_String(code, Py_file_input, ns, ns) : NULL;
+        if (r == NULL) {
+            print_exception(true);
+        }
+        Py_XDECREF(r);
+        Py_XDECREF(ns);
+        pyrt_leave();
+        initialized = false;
+        return;
+    }
     if (Py_FinalizeEx() < 0) {
         /* Only flushing sys.stdout/stderr failed; nothing left to do. */
     }

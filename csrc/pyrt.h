@@ -3,6 +3,8 @@
 #ifndef WSGIHOST_PYRT_H
 #define WSGIHOST_PYRT_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 /* Start the interpreter (after chdir): sys.executable = the interpreter that
@@ -35,7 +37,13 @@ void pyrt_fork_child(void);
 /* --reload: NULL-terminated, malloc'd list of directories holding the
  * app's own source (not stdlib or site-packages). */
 char **pyrt_source_dirs(const struct config *c);
-/* Release the app and finalize the interpreter. */
+/* Host-interpreter mode (hostpy.h): python3.X's interpreter is running
+ * and the GIL held; take it as ours and release the GIL. */
+void pyrt_host_attach(void);
+/* Is an interpreter running in this process (--preload, or the host's)? */
+bool pyrt_initialized(void);
+/* Release the app and finalize the interpreter (the host's: only its
+ * threads, atexit functions and stdio, as Py_FinalizeEx would). */
 void pyrt_finalize(void);
 
 struct _object;

@@ -24,7 +24,7 @@ COPY compose/images/ /opt/images/
 RUN /opt/images/install-packages.sh wsgihost
 RUN /opt/images/add-user.sh "${UID}" "${GID}" "${USERNAME}" "${GROUPNAME}"
 
-COPY --from=build /out/bin/wsgihost /usr/local/bin/wsgihost
+COPY --from=build /out/bin/ /usr/local/bin/
 COPY pyapp/ /app/pyapp/
 WORKDIR /app
 USER ${USERNAME}

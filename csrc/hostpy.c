@@ -1,0 +1,223 @@
+/* Host-interpreter mode, the executable's side: decide, then execv(). See
+ * hostpy.h. */
+#include "hostpy.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "util.h"
+
+bool hostpy_active;
+char hostpy_python[4096];
+char hostpy_module[4096];
+char hostpy_self[4096];
+bool hostpy_switched;
+
+/* Run by python3.X -u -c: argv is [-c, MODULE, SELF, X.Y, HOP, user
+ * args...] (HOP: 1 when main() switched interpreters once already).
+ * The interpreter must be the CPython version the module was built for; if
+ * it is not, the embedded copy serves (the executable again, told so). The
+ * module's init function (hostpy_entry.c) then runs main() and never
+ * returns. __main__ keeps only the launcher function. */
+static const char launcher[] =
+    "def _wsgihost_launch():\n"
+    "    import sys\n"
+    "    mod, exe, want = sys.argv[1:4]\n"
+    "    have = '%d.%d' % sys.version_info[:2]\n"
+    "    if have != want or sys.implementation.name != 'cpython' or sys.abiflags:\n"
+    "        import os\n"
+    "        sys.stderr.write('wsgihost: %s is Python %s%s, not the %s this wsgihost was built '\n"
+    "                         'for: using its embedded interpreter\\n'\n"
+    "                         % (sys.executable, have, sys.abiflags, want))\n"
+    "        os.environ['WSGIHOST_EMBEDDED'] = '1'\n"
+    "        os.execv(exe, [exe] + sys.argv[5:])\n"
+    "    if sys.path and sys.path[0] == '':\n"
+    "        del sys.path[0]\n"
+    "    import _imp\n"
+    "    from importlib.machinery import ModuleSpec\n"
+    "    _imp.create_dynamic(ModuleSpec('_wsgihost', None, origin=mod))\n"
+    "_wsgihost_launch()\n";
+
+static bool
+is_file(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* The module beside the executable (a build tree), else where meson
+ * installs it. */
+static bool
+find_module(char *out, size_t outsz, char *self, size_t selfsz)
+{
+    ssize_t n = readlink("/proc/self/exe", self, selfsz - 1);
+    if (n <= 0) {
+        return false;
+    }
+    self[n] = '\0';
+    const char *slash = strrchr(self, '/');
+    if (slash != NULL &&
+        (size_t)snprintf(out, outsz, "%.*s/_wsgihost.so", (int)(slash - self), self) < outsz &&
+        is_file(out)) {
+        return true;
+    }
+    return (size_t)snprintf(out, outsz, "%s/_wsgihost.so", WSGIHOST_HOSTMOD_DIR) < outsz &&
+           is_file(out);
+}
+
+/* --python-executable PATH / --python-executable=PATH on the command line
+ * (the config file and $WSGIHOST_CMD_ARGS are read later: main() checks
+ * again after parsing and switches once more if they name another one). */
+static const char *
+python_from_argv(int argc, char **argv)
+{
+    static const char opt[] = "--python-executable";
+    const char *found = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+        if (strcmp(argv[i], opt) == 0 && i + 1 < argc) {
+            found = argv[++i];
+        } else if (strncmp(argv[i], opt, sizeof(opt) - 1) == 0 && argv[i][sizeof(opt) - 1] == '=') {
+            found = argv[i] + sizeof(opt);
+        }
+    }
+    return found != NULL && *found != '\0' ? found : NULL;
+}
+
+bool
+hostpy_plan(int argc, char **argv, char *python, size_t pysz, char *module, size_t modsz,
+            const char **why)
+{
+    const char *env = getenv("WSGIHOST_EMBEDDED");
+    if (env != NULL && *env != '\0' && strcmp(env, "0") != 0) {
+        *why = "WSGIHOST_EMBEDDED is set";
+        return false;
+    }
+    char self[PATH_MAX];
+    if (!find_module(module, modsz, self, sizeof(self))) {
+        *why = "no _wsgihost.so beside the executable or in " WSGIHOST_HOSTMOD_DIR;
+        return false;
+    }
+    const char *py = python_from_argv(argc, argv);
+    if (py == NULL) {
+        py = WSGIHOST_PYTHON_EXECUTABLE;
+    }
+    if (access(py, X_OK) != 0) {
+        *why = "the interpreter is not an executable file";
+        return false;
+    }
+    if ((size_t)snprintf(python, pysz, "%s", py) >= pysz) {
+        *why = "the interpreter's path is too long";
+        return false;
+    }
+    *why = NULL;
+    return true;
+}
+
+static void
+exec_with(const char *python, const char *module, const char *self, bool hop, int argc,
+          char **argv)
+{
+    char **nargv = xcalloc((size_t)argc + 8, sizeof(*nargv));
+    int k = 0;
+    nargv[k++] = (char *)python;
+    nargv[k++] = "-u"; /* the app's print()s show up now, as in the embedded mode */
+    nargv[k++] = "-c";
+    nargv[k++] = (char *)launcher;
+    nargv[k++] = (char *)module;
+    nargv[k++] = (char *)self;
+    nargv[k++] = WSGIHOST_PYTHON_VERSION;
+    nargv[k++] = hop ? "1" : "0";
+    for (int i = 1; i < argc; i++) {
+        nargv[k++] = argv[i];
+    }
+    nargv[k] = NULL;
+    fflush(NULL);
+    execv(python, nargv);
+    fprintf(stderr, "wsgihost: warning: cannot run %s (%s): using the embedded interpreter\n",
+            python, strerror(errno));
+    free(nargv);
+}
+
+void
+hostpy_exec(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            break;
+        }
+        /* Answered by the executable itself (and --version says which
+         * interpreter would serve). */
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-v") == 0 ||
+            strcmp(a, "--version") == 0) {
+            return;
+        }
+    }
+    char python[PATH_MAX], module[PATH_MAX], self[PATH_MAX];
+    const char *why;
+    if (!hostpy_plan(argc, argv, python, sizeof(python), module, sizeof(module), &why)) {
+        return;
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        return;
+    }
+    self[n] = '\0';
+    exec_with(python, module, self, false, argc, argv);
+}
+
+/* dirname resolved, basename kept: a venv's bin/python is a symlink to the
+ * system interpreter but a different sys.prefix. */
+static void
+canonical(const char *path, char *out, size_t outsz)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (dir[0] == '\0') {
+        snprintf(dir, sizeof(dir), "/");
+    }
+    if (realpath(dir, real) == NULL) {
+        snprintf(out, outsz, "%s", path);
+        return;
+    }
+    const char *d = strcmp(real, "/") == 0 ? "" : real;
+    if (strlen(d) + 1 + strlen(base) >= outsz) {
+        snprintf(out, outsz, "%s", path);
+        return;
+    }
+    strcpy(out, d);
+    strcat(out, "/");
+    strcat(out, base);
+}
+
+void
+hostpy_switch_if_needed(const char *python, int argc, char **argv)
+{
+    if (!hostpy_active || python == NULL || *python == '\0') {
+        return;
+    }
+    char want[PATH_MAX], have[PATH_MAX];
+    canonical(python, want, sizeof(want));
+    canonical(hostpy_python, have, sizeof(have));
+    if (strcmp(want, have) == 0) {
+        return;
+    }
+    if (hostpy_switched) {
+        fprintf(stderr, "wsgihost: warning: serving with %s, not %s (switched once already)\n",
+                have, want);
+        return;
+    }
+    if (access(python, X_OK) != 0) {
+        return; /* the embedded mode's check names the problem; here it is the host's */
+    }
+    exec_with(python, hostpy_module, hostpy_self, true, argc, argv);
+}
