@@ -47,6 +47,7 @@ http_resp_init(struct http_resp *r, struct outq *out, const struct http_req *req
     r->out = out;
     r->req = req;
     r->content_length = -1;
+    r->cl_field = -1;
     r->keep_alive = keep_alive && req->keep_alive;
 }
 
@@ -73,6 +74,7 @@ http_resp_set_status(struct http_resp *r, int status, const char *line, size_t l
     buf_reset(&r->fields);
     r->n_fields = 0;
     r->content_length = -1;
+    r->cl_field = -1;
     r->has_date = r->has_server = false;
 }
 
@@ -104,6 +106,7 @@ http_resp_add_header(struct http_resp *r, const char *name, size_t nlen, const c
             return 0; /* an identical repeat adds nothing */
         }
         r->content_length = v;
+        r->cl_field = (ssize_t)r->n_fields;
     } else if (name_is(name, nlen, "date", 4)) {
         r->has_date = true;
     } else if (name_is(name, nlen, "server", 6)) {
@@ -143,6 +146,22 @@ http_resp_send_head(struct http_resp *r, int64_t length_hint)
          * length of the GET the HEAD stands for, so no Content-Length
          * (RFC 9110 9.3.2, 8.6) rather than a false 0. */
         length_hint = -1;
+    }
+
+    if (r->cl_field >= 0 && (st == 204 || (st >= 100 && st < 200))) {
+        /* RFC 9110 8.6: never a Content-Length in a 1xx or 204, even the
+         * app's own (its body is dropped anyway). */
+        size_t i = (size_t)r->cl_field;
+        size_t from = r->field_pos[i];
+        size_t to = i + 1 < r->n_fields ? r->field_pos[i + 1] : r->fields.len;
+        memmove(r->fields.data + from, r->fields.data + to, r->fields.len - to);
+        r->fields.len -= to - from;
+        for (size_t j = i + 1; j < r->n_fields; j++) {
+            r->field_pos[j - 1] = r->field_pos[j] - (to - from);
+        }
+        r->n_fields--;
+        r->cl_field = -1;
+        r->content_length = -1;
     }
 
     char extra[256];

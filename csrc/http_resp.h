@@ -22,6 +22,7 @@ struct http_resp {
     struct hfield *field_index; /* built on demand for the access log */
     bool has_date, has_server;
     int64_t content_length; /* the app's Content-Length, -1 if none */
+    ssize_t cl_field;       /* its index among the fields, -1 if none */
     bool head_sent;
     bool chunked;       /* body framed with chunked encoding */
     bool close_delimited; /* body ends when the connection closes */

@@ -160,6 +160,18 @@ def test_no_body_statuses(headers_server, status):
         assert r2.status == 200 and r2.body == b"single item body", r2
 
 
+def test_no_content_length_on_204_even_if_the_app_sets_one(headers_server):
+    """RFC 9110 8.6: a server MUST NOT send Content-Length in a 204."""
+    with RawConn(headers_server.port) as c:
+        c.send(build_request("GET", "/204-cl") + build_request("GET", "/single"))
+        r = c.read_response()
+        assert r.status == 204
+        assert r.header("Content-Length") is None, r.headers
+        assert r.header("X-After") == "kept"
+        r2 = c.read_response()
+        assert r2.status == 200 and r2.body == b"single item body", r2
+
+
 @pytest.mark.parametrize("path", ["/head-body", "/head-gen", "/single"])
 def test_head_drops_body(headers_server, path):
     with RawConn(headers_server.port) as c:

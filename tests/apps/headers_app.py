@@ -23,6 +23,10 @@ def application(environ, start_response):
     if path == "/204":
         start_response("204 No Content", [])
         return [b"body that must not be sent"]
+    if path == "/204-cl":
+        # A Content-Length on a 204 is the app's mistake: not sent (RFC 9110 8.6).
+        start_response("204 No Content", [("Content-Length", "0"), ("X-After", "kept")])
+        return []
     if path == "/304":
         start_response("304 Not Modified", [("ETag", '"abc"')])
         return [b"body that must not be sent"]
