@@ -33,6 +33,11 @@
  * returns WSGI_PAUSED so the loop writes them out (PEP 3333: a server "must
  * not delay the transmission of any block"), then resumes the iteration. */
 #define WSGI_STREAM_FLUSH_SEC 0.02
+/* A response item is queued at most this many bytes at a time, pausing
+ * between slices while the client is slow: one bytes object of many
+ * megabytes (a file cached in memory and shared by every request) is then
+ * never copied whole into each slow client's output queue. */
+#define WSGI_WRITE_SLICE (256 * 1024)
 /* Longest string a one-entry cache keeps (request target, header values). */
 #define STRCACHE_MAX 512
 /* Header names up to this length are converted on the stack. */
@@ -338,6 +343,8 @@ struct wsgi_call {
     PyObject *iter;     /* iter(result) */
     iternextfunc next;  /* Py_TYPE(iter)->tp_iternext */
     PyObject *context;  /* the request's contextvars.Context */
+    PyObject *pending;  /* an item paused part-way through (owned), from pending_off */
+    Py_ssize_t pending_off;
     bool started;       /* start_response() succeeded */
     double last_flush;  /* now_mono() when the loop last had a chance to write */
 };
@@ -1387,6 +1394,7 @@ end_call(struct wsgi_call *call)
         call->sr->call = NULL;
     }
     close_result(call);
+    Py_CLEAR(call->pending);
     Py_CLEAR(call->iter);
     Py_CLEAR(call->result);
     Py_CLEAR(call->context); /* the caller still holds it until it exits it */
@@ -1432,7 +1440,11 @@ run_iter(struct wsgi_call *call)
 {
     struct http_resp *resp = call->resp;
     for (;;) {
-        PyObject *item = call->next(call->iter);
+        /* An item paused part-way through is finished first (the checks
+         * below hold for it already). */
+        PyObject *item = call->pending ? call->pending : call->next(call->iter);
+        Py_ssize_t off = call->pending ? call->pending_off : 0;
+        call->pending = NULL;
         if (!item) {
             if (PyErr_Occurred()) {
                 if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
@@ -1468,7 +1480,17 @@ run_iter(struct wsgi_call *call)
              * next one, and the client must see the first already. */
             http_resp_send_head(resp, -1);
         }
-        http_resp_write(resp, PyBytes_AS_STRING(item), (size_t)n);
+        while (off < n) {
+            Py_ssize_t len = n - off > WSGI_WRITE_SLICE ? WSGI_WRITE_SLICE : n - off;
+            http_resp_write(resp, PyBytes_AS_STRING(item) + off, (size_t)len);
+            off += len;
+            if (off < n && !content_length_reached(resp) && http_resp_should_pause(resp)) {
+                call->pending = item;
+                call->pending_off = off;
+                call->last_flush = now_mono();
+                return WSGI_PAUSED;
+            }
+        }
         Py_DECREF(item);
         if (content_length_reached(resp)) {
             /* PEP 3333 lets a server stop once Content-Length bytes were
