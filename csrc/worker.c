@@ -25,6 +25,8 @@
 /* A worker defers accepting while it holds more than this many connections
  * beyond the least loaded worker that is free to accept. */
 #define ACCEPT_SLACK   2
+/* At most one "too many open files" warning per worker this often. */
+#define EMFILE_WARN_SEC 10.0
 
 static void publish_load(struct worker *w);
 
@@ -115,7 +117,18 @@ on_accept(struct loop_watch *lw, uint32_t events)
                 continue;
             }
             if (errno == EMFILE || errno == ENFILE) {
-                log_warning("accept on %s: %m; pausing accepts", wl->l->display);
+                /* Retried on every tick and every close: one warning per
+                 * EMFILE_WARN_SEC at most, counting the refusals between. */
+                int err = errno;
+                double now = now_mono();
+                w->accept_emfile++;
+                if (now >= w->accept_emfile_warn_at) {
+                    log_warning("accept on %s: %s; pausing accepts until a connection closes "
+                                "(%lu refused since the last warning)",
+                                wl->l->display, strerror(err), w->accept_emfile);
+                    w->accept_emfile = 0;
+                    w->accept_emfile_warn_at = now + EMFILE_WARN_SEC;
+                }
                 stop_accepting(w, false);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 log_error("accept on %s: %m", wl->l->display);

@@ -32,6 +32,8 @@ struct worker {
     uint64_t requests;
     bool accepting;
     double accept_resume_at;  /* accepting deferred to a less loaded worker until then */
+    unsigned long accept_emfile;  /* accepts refused for lack of fds since the last warning */
+    double accept_emfile_warn_at; /* no new EMFILE warning before then */
     bool stopping;
     bool quit;            /* leave the loop now */
     double stop_deadline;
