@@ -640,6 +640,16 @@ check_status(PyObject *status, int *code)
         }
     }
     *code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    if (*code < 200 || *code > 599) {
+        /* A 1xx would go out as if final, and a client would take it as
+         * interim and match the next response to this request; 600+ is
+         * no status at all (RFC 9110 15). */
+        PyErr_Format(PyExc_ValueError,
+                     "start_response() status %R: a WSGI app's status must be final, "
+                     "200 to 599 (1xx responses are the server's)",
+                     status);
+        return -1;
+    }
     return 0;
 }
 

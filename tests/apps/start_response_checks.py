@@ -11,6 +11,13 @@ CASES = {
     "/status-int": (200, [("Content-Type", "text/plain")]),
     "/status-not-digits": ("abc OK", [("Content-Type", "text/plain")]),
     "/status-crlf": ("200 OK\r\nX-Injected: 1", [("Content-Type", "text/plain")]),
+    # 1xx are interim responses the server sends itself; a WSGI status is final.
+    "/status-100": ("100 Continue", [("Content-Type", "text/plain")]),
+    "/status-101": ("101 Switching Protocols", [("Upgrade", "websocket")]),
+    "/status-199": ("199 Odd", []),
+    # RFC 9110 15: status codes are 100..599.
+    "/status-600": ("600 Beyond", [("Content-Type", "text/plain")]),
+    "/status-999": ("999 Beyond", [("Content-Type", "text/plain")]),
     "/headers-not-list": ("200 OK", "Content-Type: text/plain"),
     "/headers-none": ("200 OK", None),
     "/header-not-tuple": ("200 OK", ["Content-Type: text/plain"]),
