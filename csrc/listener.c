@@ -15,7 +15,6 @@
 
 #include <stdarg.h>
 
-
 static void describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t sl);
 
 static int
@@ -299,6 +298,16 @@ listener_inherit(struct listener **out, char *err, size_t errsz)
     }
     *out = ls;
     return (int)n;
+}
+
+void
+listener_defer_accept(struct listener *l, double seconds)
+{
+    if (l->is_unix) {
+        return;
+    }
+    int defer = seconds <= 0 ? 0 : seconds < 1 ? 1 : seconds > 3600 ? 3600 : (int)(seconds + 0.999);
+    setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 }
 
 void

@@ -21,6 +21,13 @@ struct listener {
 /* Create, bind and listen (non-blocking, CLOEXEC). Returns 0, or -1 with
  * err filled with one line naming the address and the reason. */
 int listener_open(struct listener *l, const char *spec, int backlog, char *err, size_t errsz);
+/* HTTP clients speak first: a TCP connection is handed to accept() only
+ * once its first bytes are in (TCP_DEFER_ACCEPT: nginx's "deferred",
+ * uWSGI's default), so a flood of silent connections costs no descriptor
+ * and cannot push a worker to EMFILE. After about `seconds` (the header
+ * timeout) the kernel passes a silent one on anyway, and the header timeout
+ * closes it. 0 = off. */
+void listener_defer_accept(struct listener *l, double seconds);
 void listener_close(struct listener *l, bool unlink_path);
 
 /* systemd socket activation: when $LISTEN_PID is this process, the

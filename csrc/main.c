@@ -283,6 +283,11 @@ wsgihost_main(int argc, char **argv)
             }
         }
     }
+    for (size_t i = 0; i < n_binds; i++) {
+        if (!ls[i].inherited) { /* systemd's: its DeferAcceptSec= decides */
+            listener_defer_accept(&ls[i], cfg.header_timeout);
+        }
+    }
     set_tls(ls, n_binds, tls_ctx);
     saved_ls = ls;
     saved_n_ls = n_binds;

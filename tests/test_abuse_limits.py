@@ -73,8 +73,10 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
-def open_idle(port, n):
-    """n connections opened at once (non-blocking connect), sending nothing."""
+def open_idle(port, n, first=b"G"):
+    """n connections opened at once (non-blocking connect), each sending
+    `first` (the start of a request head that never ends; b"" = nothing, and
+    then the listener's TCP_DEFER_ACCEPT keeps them in the kernel)."""
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -93,6 +95,8 @@ def open_idle(port, n):
         for s in writable:
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             assert err == 0, os.strerror(err)
+            if first:
+                s.send(first)
             pending.remove(s)
     assert not pending, f"{len(pending)} connections did not complete"
     return socks
@@ -131,6 +135,23 @@ def served(port, timeout):
 
 
 # -- 1. EMFILE: pause accepting, stay cheap, recover ---------------------------
+
+def test_silent_connections_do_not_take_descriptors(server_factory):
+    """TCP_DEFER_ACCEPT: a connection that sends nothing stays in the kernel,
+    so a flood of them far past the descriptor limit does not stop the
+    server from serving (before it, the normal client got nothing)."""
+    srv = start_limited(server_factory, NOFILE, "--header-timeout", "60")
+    served(srv.port, 5 * SLOW)
+    mark = srv.log_mark()
+    flood = open_idle(srv.port, FLOOD, first=b"")
+    try:
+        for _ in range(5):
+            served(srv.port, 5 * SLOW)
+        assert fd_count(srv.pid) < NOFILE // 2
+        assert "Too many open files" not in srv.log_since(mark)
+    finally:
+        for s in flood:
+            s.close()
 
 NOFILE = 64
 FLOOD = 200      # idle connections: more than every worker's descriptors together
