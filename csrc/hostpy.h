@@ -42,4 +42,9 @@ void hostpy_exec(int argc, char **argv);
  * (once). */
 void hostpy_switch_if_needed(const char *python, int argc, char **argv);
 
+/* In the host interpreter: /proc/self/cmdline (what ps shows) becomes argv,
+ * the command as typed ("wsgihost -w 4 pyapp:app"), and the thread name
+ * "wsgihost", instead of python3.X and the launcher. */
+void hostpy_set_cmdline(int argc, char **argv);
+
 #endif

@@ -62,6 +62,7 @@ PyInit__wsgihost(void)
     }
     Py_DECREF(mine);
     hostpy_active = true;
+    hostpy_set_cmdline(uargc, uargv);
     pyrt_host_attach();
     int rc = wsgihost_main(uargc, uargv);
     log_flush();

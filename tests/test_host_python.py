@@ -119,3 +119,18 @@ def test_interpreter_of_another_version_falls_back_to_the_embedded_one(server_fa
     out = info(srv)
     assert out["exe"] == os.path.realpath(BIN), out
     assert "not the 3.99 this wsgihost was built for: using its embedded interpreter" in srv.log()
+
+
+@needs_host
+def test_ps_shows_the_command_not_the_launcher(server_factory):
+    srv = server_factory("interp_app:application", "-w", "1")
+    info(srv)
+    for pid in [srv.pid] + [int(p) for p in open(f"/proc/{srv.pid}/task/{srv.pid}/children")
+                                                .read().split()]:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().rstrip(b"\0").split(b"\0")
+        assert args[0] == b"wsgihost", args
+        assert b"interp_app:application" in args and b"-w" in args, args
+        assert not any(b"_wsgihost_launch" in a for a in args), args
+        with open(f"/proc/{pid}/comm") as f:
+            assert f.read().strip() == "wsgihost"
