@@ -13,7 +13,31 @@
 #define SERVER_NAME "wsgihost"
 
 static char date_value[64];
+static size_t date_len;
 static time_t date_sec = -1;
+
+static char *
+put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+#define put_lit(p, lit) put_str((p), (lit), sizeof(lit) - 1)
+
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (i > 0) {
+        *p++ = tmp[--i];
+    }
+    return p;
+}
 
 const char *
 http_date(void)
@@ -22,7 +46,7 @@ http_date(void)
     if (t != date_sec) {
         struct tm tm;
         gmtime_r(&t, &tm);
-        strftime(date_value, sizeof(date_value), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        date_len = strftime(date_value, sizeof(date_value), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         date_sec = t;
     }
     return date_value;
@@ -164,17 +188,20 @@ http_resp_send_head(struct http_resp *r, int64_t length_hint)
         r->content_length = -1;
     }
 
+    /* The fields the server adds, without snprintf (a fifth of the plain
+     * callable's per-request instructions went to formatting them). */
     char extra[256];
-    int n = 0;
+    char *e = extra;
     if (r->content_length < 0 && st != 204 && st != 304 && !(st >= 100 && st < 200)) {
         if (length_hint >= 0) {
-            n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Content-Length: %lld\r\n",
-                          (long long)length_hint);
+            e = put_lit(e, "Content-Length: ");
+            e = put_u64(e, (uint64_t)length_hint);
+            e = put_lit(e, "\r\n");
             r->content_length = length_hint;
         } else if (r->no_body) {
             /* HEAD with an unknown length: no framing headers at all. */
         } else if (req->http_minor >= 1) {
-            n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Transfer-Encoding: chunked\r\n");
+            e = put_lit(e, "Transfer-Encoding: chunked\r\n");
             r->chunked = true;
         } else {
             r->close_delimited = true;
@@ -182,16 +209,20 @@ http_resp_send_head(struct http_resp *r, int64_t length_hint)
         }
     }
     if (!r->keep_alive) {
-        n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Connection: close\r\n");
+        e = put_lit(e, "Connection: close\r\n");
     } else if (req->http_minor == 0) {
-        n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Connection: keep-alive\r\n");
+        e = put_lit(e, "Connection: keep-alive\r\n");
     }
     if (!r->has_server) {
-        n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Server: " SERVER_NAME "\r\n");
+        e = put_lit(e, "Server: " SERVER_NAME "\r\n");
     }
     if (!r->has_date) {
-        n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Date: %s\r\n", http_date());
+        const char *date = http_date(); /* before date_len: it may refresh it */
+        e = put_lit(e, "Date: ");
+        e = put_str(e, date, date_len);
+        e = put_lit(e, "\r\n");
     }
+    int n = (int)(e - extra);
 
     size_t total = 9 + r->status_line.len + 2 + r->fields.len + (size_t)n + 2;
     char stackbuf[2048];
