@@ -106,6 +106,46 @@ struct outq_seg {
     uint64_t file_left;
 };
 
+/* A few sent memory chunks of the smallest size, kept per thread for the
+ * next responses: no malloc/free per request on a keep-alive connection
+ * (bench/instr, plain callable), and nothing held by idle connections.
+ * Per thread because a pool thread fills a queue the loop thread empties;
+ * each thread only touches its own. */
+#define SEG_CACHE_MAX 8
+static _Thread_local struct outq_seg *seg_cache[SEG_CACHE_MAX];
+static _Thread_local int seg_cached;
+
+static struct outq_seg *
+cache_take(void)
+{
+    if (seg_cached == 0) {
+        return NULL;
+    }
+    struct outq_seg *s = seg_cache[--seg_cached];
+    s->off = 0;
+    return s;
+}
+
+static bool
+cache_put(struct outq_seg *s)
+{
+    if (seg_cached == SEG_CACHE_MAX) {
+        return false;
+    }
+    seg_cache[seg_cached++] = s;
+    return true;
+}
+
+static void seg_free(struct outq_seg *s);
+
+void
+outq_thread_exit(void)
+{
+    while (seg_cached > 0) {
+        seg_free(seg_cache[--seg_cached]);
+    }
+}
+
 void
 outq_init(struct outq *q)
 {
@@ -161,13 +201,16 @@ outq_append(struct outq *q, const void *p, size_t n)
         q->bytes += n;
         return;
     }
-    struct outq_seg *s = xcalloc(1, sizeof(*s));
-    s->kind = SEG_MEM;
-    s->cap = n > SEG_MIN_CAP ? n : SEG_MIN_CAP;
-    s->data = xmalloc(s->cap);
+    struct outq_seg *s = n <= SEG_MIN_CAP ? cache_take() : NULL;
+    if (s == NULL) {
+        s = xcalloc(1, sizeof(*s));
+        s->kind = SEG_MEM;
+        s->cap = n > SEG_MIN_CAP ? n : SEG_MIN_CAP;
+        s->data = xmalloc(s->cap);
+        s->fd = -1;
+    }
     memcpy(s->data, p, n);
     s->len = n;
-    s->fd = -1;
     push(q, s);
     q->bytes += n;
 }
@@ -198,6 +241,9 @@ pop_head(struct outq *q)
     q->head = s->next;
     if (q->head == NULL) {
         q->tail = NULL;
+    }
+    if (s->kind == SEG_MEM && s->cap == SEG_MIN_CAP && cache_put(s)) {
+        return;
     }
     seg_free(s);
 }

@@ -43,6 +43,8 @@ struct outq_writer {
 };
 
 void outq_init(struct outq *q);
+/* A thread that used queues ends: free the chunks it kept for reuse. */
+void outq_thread_exit(void);
 void outq_free(struct outq *q); /* releases memory and closes owned fds */
 void outq_append(struct outq *q, const void *p, size_t n);
 /* Queue n bytes of fd from off; when own_fd the queue closes fd once sent

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 
 struct pool {
@@ -93,6 +94,7 @@ thread_main(void *arg)
     if (p->end != NULL) {
         p->end();
     }
+    outq_thread_exit();
     return NULL;
 }
 
