@@ -351,6 +351,10 @@ struct wsgi_call {
 
 static PyTypeObject start_response_type, writer_type, filewrapper_type, errors_type;
 
+/* The last finished call's struct, for the next request (no calloc/free per
+ * request). Guarded by the GIL: calls begin and end with it held. */
+static struct wsgi_call *spare_call;
+
 static PyObject *app;          /* the application (strong) */
 static PyObject *base_environ; /* the constant entries */
 static PyObject *errors_obj;   /* wsgi.errors */
@@ -581,9 +585,14 @@ static PyTypeObject filewrapper_type = {
 /* ---------------------------------------------------------------------- */
 /* start_response(status, headers, exc_info=None) */
 
-static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-    "te", "trailers", "transfer-encoding", "upgrade",
+static const struct {
+    const char *name;
+    size_t len;
+} hop_by_hop[] = {
+#define HOP(s) {s, sizeof(s) - 1}
+    HOP("connection"), HOP("keep-alive"), HOP("proxy-authenticate"), HOP("proxy-authorization"),
+    HOP("te"),         HOP("trailers"),   HOP("transfer-encoding"),  HOP("upgrade"),
+#undef HOP
 };
 
 /* Before 3.12 a str made by a deprecated C API may not be in its canonical
@@ -686,8 +695,8 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
         return -1;
     }
     for (size_t i = 0; i < countof(hop_by_hop); i++) {
-        if ((size_t)nlen == strlen(hop_by_hop[i]) &&
-            strncasecmp((const char *)n, hop_by_hop[i], (size_t)nlen) == 0) {
+        if ((size_t)nlen == hop_by_hop[i].len &&
+            strncasecmp((const char *)n, hop_by_hop[i].name, (size_t)nlen) == 0) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() hop-by-hop header '%U' is not allowed (PEP 3333); "
                          "the server manages the connection",
@@ -1411,7 +1420,11 @@ end_call(struct wsgi_call *call)
     /* After the environ, so that only the app can still hold wsgi.input. */
     Py_CLEAR(call->environ);
     release_objects(call);
-    free(call);
+    if (spare_call == NULL) {
+        spare_call = call;
+    } else {
+        free(call);
+    }
 }
 
 static enum wsgi_rc
@@ -1706,7 +1719,13 @@ wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call
     *out = NULL;
     pyrt_enter();
     double t0 = now_mono();
-    struct wsgi_call *call = xcalloc(1, sizeof *call);
+    struct wsgi_call *call = spare_call;
+    if (call != NULL) {
+        spare_call = NULL;
+        memset(call, 0, sizeof(*call));
+    } else {
+        call = xcalloc(1, sizeof *call);
+    }
     call->req = req;
     call->resp = resp;
     call->context = PyContext_Copy(base_context);
