@@ -64,6 +64,7 @@ enum {
     OPT_CHDIR = 256,
     OPT_PYTHONPATH,
     OPT_PYTHON_EXECUTABLE,
+    OPT_VIRTUALENV,
     OPT_BACKLOG,
     OPT_KEEPALIVE,
     OPT_LIMIT_LINE,
@@ -111,6 +112,7 @@ static const struct option long_options[] = {
     {"chdir", required_argument, NULL, OPT_CHDIR},
     {"pythonpath", required_argument, NULL, OPT_PYTHONPATH},
     {"python-executable", required_argument, NULL, OPT_PYTHON_EXECUTABLE},
+    {"virtualenv", required_argument, NULL, OPT_VIRTUALENV},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"keep-alive", required_argument, NULL, OPT_KEEPALIVE},
     {"limit-request-line", required_argument, NULL, OPT_LIMIT_LINE},
@@ -157,7 +159,7 @@ static const struct option long_options[] = {
 /* "-" first: non-options come back in order as val 1, so MODULE:APP may sit
  * anywhere, whatever POSIXLY_CORRECT says. ":" next: getopt stays silent and
  * reports a missing value as ':' so that our own message is the only one. */
-static const char short_options[] = "-:b:w:c:t:hv";
+static const char short_options[] = "-:b:w:c:t:H:hv";
 
 /* gunicorn options a user may bring along; named in the error so that it
  * says "not supported" instead of "unknown". */
@@ -554,6 +556,8 @@ print_help(void)
            "      --chdir DIR               change to DIR before loading the app [stay]\n"
            "      --pythonpath DIRS         comma-separated directories prepended to sys.path,\n"
            "                                repeatable [none]\n"
+           "  -H, --virtualenv DIR          serve with the virtualenv DIR (its bin/python)\n"
+           "                                [$VIRTUAL_ENV when one is activated]\n"
            "      --python-executable PATH  the Python that serves (a venv's bin/python\n"
            "                                gives its sys.prefix); wsgihost runs inside it\n"
            "                                when it is CPython " WSGIHOST_PYTHON_VERSION ", else it is the\n"
@@ -737,6 +741,13 @@ apply_option(struct config *c, int opt, const char *arg)
             return usage_error("--python-executable: empty path");
         }
         c->python_executable = arg;
+        return 0;
+    case OPT_VIRTUALENV:
+    case 'H':
+        if (*arg == '\0') {
+            return usage_error("--virtualenv: empty directory name");
+        }
+        c->virtualenv = arg;
         return 0;
     case OPT_BACKLOG:
         return parse_int(what, arg, 1, INT_MAX, &c->backlog);
@@ -983,6 +994,7 @@ static const char config_file_script[] =
     " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
     " 'header_timeout': 'header-timeout', 'body_timeout': 'body-timeout',\n"
     " 'send_timeout': 'send-timeout', 'python_executable': 'python-executable',\n"
+    " 'virtualenv': 'virtualenv',\n"
     " 'certfile': 'certfile', 'keyfile': 'keyfile', 'ca_certs': 'ca-certs',\n"
     " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
@@ -1262,6 +1274,18 @@ config_parse(struct config *c, int argc, char **argv)
     if (check_tls(c) < 0) {
         return -1;
     }
+    /* The interpreter: --python-executable, --virtualenv, an activated
+     * virtualenv ($VIRTUAL_ENV), or the build's. */
+    char py[PATH_MAX], pyerr[1024];
+    const char *pysrc;
+    if (hostpy_resolve_python(c->python_executable, c->virtualenv, py, sizeof(py), &pysrc, pyerr,
+                              sizeof(pyerr)) < 0) {
+        return usage_error("%s", pyerr);
+    }
+    if (py[0] != '\0') {
+        c->python_executable = cfg_strndup(py, strlen(py));
+        c->python_source = pysrc;
+    }
     if (c->print_config) {
         config_print(c);
         return 1;
@@ -1309,6 +1333,10 @@ config_print(const struct config *c)
     printf("limit_request_body = %llu\n", (unsigned long long)c->limit_request_body);
     printf("body_buffer_size = %zu\n", c->body_buffer_size);
     printf("chdir = %s\n", c->chdir ? c->chdir : "None");
+    printf("python_executable = %s%s%s%s\n",
+           c->python_executable ? c->python_executable : WSGIHOST_PYTHON_EXECUTABLE,
+           c->python_source ? " (from " : "", c->python_source ? c->python_source : "",
+           c->python_source ? ")" : "");
     printf("pythonpath = [");
     for (size_t i = 0; i < c->n_pythonpath; i++) {
         printf("%s'%s'", i ? ", " : "", c->pythonpath[i]);

@@ -15,6 +15,8 @@ struct config {
     const char **pythonpath; /* extra sys.path entries, in order (comma-separated or repeated) */
     size_t n_pythonpath;
     const char *python_executable; /* sys.executable; NULL = the build's default */
+    const char *virtualenv;        /* -H/--virtualenv DIR; NULL = $VIRTUAL_ENV, if any */
+    const char *python_source;     /* what named python_executable, for the log; NULL = default */
 
     /* sockets */
     const char *binds[CONFIG_MAX_BINDS]; /* "HOST:PORT", "[v6]:PORT", "unix:/path" */

@@ -71,25 +71,144 @@ find_module(char *out, size_t outsz, char *self, size_t selfsz)
            is_file(out);
 }
 
-/* --python-executable PATH / --python-executable=PATH on the command line
- * (the config file and $WSGIHOST_CMD_ARGS are read later: main() checks
- * again after parsing and switches once more if they name another one). */
+/* The value of the last `--NAME VALUE` / `--NAME=VALUE` (or `-S VALUE`) on
+ * the command line (the config file and $WSGIHOST_CMD_ARGS are read later:
+ * main() checks again after parsing and switches once more if they name
+ * another interpreter). */
 static const char *
-python_from_argv(int argc, char **argv)
+arg_value(int argc, char **argv, const char *name, const char *shortopt)
 {
-    static const char opt[] = "--python-executable";
+    size_t nlen = strlen(name);
     const char *found = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             break;
         }
-        if (strcmp(argv[i], opt) == 0 && i + 1 < argc) {
+        if ((strcmp(argv[i], name) == 0 || (shortopt && strcmp(argv[i], shortopt) == 0)) &&
+            i + 1 < argc) {
             found = argv[++i];
-        } else if (strncmp(argv[i], opt, sizeof(opt) - 1) == 0 && argv[i][sizeof(opt) - 1] == '=') {
-            found = argv[i] + sizeof(opt);
+        } else if (strncmp(argv[i], name, nlen) == 0 && argv[i][nlen] == '=') {
+            found = argv[i] + nlen + 1;
         }
     }
     return found != NULL && *found != '\0' ? found : NULL;
+}
+
+/* "version = 3.12.1" (or version_info) of the pyvenv.cfg beside the
+ * interpreter or one directory up (PEP 405); false when there is none. */
+static bool
+venv_version(const char *python, char *ver, size_t versz, char *cfgpath, size_t cfgsz)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(python, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - python) : 1, slash ? python : ".");
+    for (int up = 0; up < 2; up++) {
+        if (up == 1) {
+            char *s2 = strrchr(dir, '/');
+            if (s2 == NULL) {
+                snprintf(dir, sizeof(dir), "..");
+            } else {
+                *s2 = '\0';
+            }
+        }
+        if ((size_t)snprintf(cfgpath, cfgsz, "%s/pyvenv.cfg", dir[0] ? dir : "/") >= cfgsz) {
+            return false;
+        }
+        FILE *f = fopen(cfgpath, "re");
+        if (f == NULL) {
+            continue;
+        }
+        char line[512];
+        bool got = false;
+        while (!got && fgets(line, sizeof(line), f) != NULL) {
+            char *k = line;
+            while (*k == ' ' || *k == '\t') {
+                k++;
+            }
+            size_t kl = strcspn(k, " \t=");
+            if (!((kl == 7 && strncmp(k, "version", 7) == 0) ||
+                  (kl == 12 && strncmp(k, "version_info", 12) == 0))) {
+                continue;
+            }
+            char *v = strchr(k, '=');
+            if (v == NULL) {
+                continue;
+            }
+            v++;
+            while (*v == ' ' || *v == '\t') {
+                v++;
+            }
+            v[strcspn(v, " \t\r\n")] = '\0';
+            snprintf(ver, versz, "%s", v);
+            got = true;
+        }
+        fclose(f);
+        if (got) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "3.12.1" -> "3.12" */
+static void
+major_minor(const char *v, char *out, size_t outsz)
+{
+    const char *dot = strchr(v, '.');
+    const char *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+    size_t n = dot2 ? (size_t)(dot2 - v) : strlen(v);
+    snprintf(out, outsz, "%.*s", (int)n, v);
+}
+
+int
+hostpy_resolve_python(const char *explicit_exe, const char *venv, char *out, size_t outsz,
+                      const char **source, char *err, size_t errsz)
+{
+    out[0] = '\0';
+    *source = NULL;
+    const char *env = getenv("VIRTUAL_ENV");
+    if (explicit_exe != NULL && *explicit_exe != '\0') {
+        if (venv != NULL && *venv != '\0') {
+            snprintf(err, errsz,
+                     "--python-executable and --virtualenv both name the interpreter: give one");
+            return -1;
+        }
+        snprintf(out, outsz, "%s", explicit_exe);
+        *source = "--python-executable";
+    } else if ((venv != NULL && *venv != '\0') || (env != NULL && *env != '\0')) {
+        bool from_env = venv == NULL || *venv == '\0';
+        const char *dir = from_env ? env : venv;
+        *source = from_env ? "$VIRTUAL_ENV" : "--virtualenv";
+        if ((size_t)snprintf(out, outsz, "%s/bin/python", dir) >= outsz) {
+            snprintf(err, errsz, "%s: path too long", *source);
+            return -1;
+        }
+        if (access(out, X_OK) != 0) {
+            snprintf(err, errsz,
+                     "%s is %s, but %s is not an executable Python (%s)%s", *source, dir, out,
+                     strerror(errno),
+                     from_env ? "; deactivate the virtualenv or name one with --virtualenv" : "");
+            out[0] = '\0';
+            return -1;
+        }
+    } else {
+        return 0;
+    }
+    char ver[64], cfg[PATH_MAX], mm[32];
+    if (venv_version(out, ver, sizeof(ver), cfg, sizeof(cfg))) {
+        major_minor(ver, mm, sizeof(mm));
+        if (strcmp(mm, WSGIHOST_PYTHON_VERSION) != 0) {
+            snprintf(err, errsz,
+                     "%s: the virtualenv is Python %s (%s), but this wsgihost embeds Python %s; "
+                     "make the virtualenv with python%s, or build wsgihost for %s: "
+                     "meson setup build-%s -Dpython=python%s (needs python%s-dev)",
+                     *source, ver, cfg, WSGIHOST_PYTHON_VERSION, WSGIHOST_PYTHON_VERSION, mm, mm,
+                     mm, mm);
+            out[0] = '\0';
+            return -1;
+        }
+    }
+    return 0;
 }
 
 bool
@@ -106,10 +225,15 @@ hostpy_plan(int argc, char **argv, char *python, size_t pysz, char *module, size
         *why = "no _wsgihost.so beside the executable or in " WSGIHOST_HOSTMOD_DIR;
         return false;
     }
-    const char *py = python_from_argv(argc, argv);
-    if (py == NULL) {
-        py = WSGIHOST_PYTHON_EXECUTABLE;
+    char resolved[PATH_MAX], rerr[1024];
+    const char *source;
+    if (hostpy_resolve_python(arg_value(argc, argv, "--python-executable", NULL),
+                              arg_value(argc, argv, "--virtualenv", "-H"), resolved,
+                              sizeof(resolved), &source, rerr, sizeof(rerr)) < 0) {
+        *why = "the interpreter named is refused (main() says why)";
+        return false;
     }
+    const char *py = resolved[0] ? resolved : WSGIHOST_PYTHON_EXECUTABLE;
     if (access(py, X_OK) != 0) {
         *why = "the interpreter is not an executable file";
         return false;

@@ -26,6 +26,16 @@ extern char hostpy_module[4096]; /* the module's path, and the executable's */
 extern char hostpy_self[4096];
 extern bool hostpy_switched;     /* main() switched interpreters once already */
 
+/* The Python to serve with: `explicit` (--python-executable) if given, else
+ * VENV/bin/python for `venv` (-H/--virtualenv), else $VIRTUAL_ENV/bin/python
+ * when a virtualenv is activated, else NULL (the build's default). *source
+ * says which ("--python-executable", "--virtualenv", "$VIRTUAL_ENV"). A
+ * virtualenv whose pyvenv.cfg names another minor version than the one
+ * built in is refused: -1 with err naming both and how to build for it.
+ * Returns 0 (and out = "" for the default). */
+int hostpy_resolve_python(const char *explicit_exe, const char *venv, char *out, size_t outsz,
+                          const char **source, char *err, size_t errsz);
+
 /* Would hostpy_exec() switch interpreters for these arguments? Fills
  * python (the interpreter) and module (the _wsgihost.so path); false with
  * why (a short reason: "WSGIHOST_EMBEDDED=1", "no _wsgihost.so", ...). */

@@ -265,12 +265,24 @@ pyrt_initialized(void)
 }
 
 static void
-log_sys_path(const char *exe)
+log_sys_path(const char *exe, const char *source)
 {
     PyObject *prefix = PySys_GetObject("prefix"); /* borrowed */
     const char *p = prefix && PyUnicode_Check(prefix) ? PyUnicode_AsUTF8(prefix) : NULL;
-    log_info("Python %.*s at %s (%s interpreter), sys.prefix %s", (int)strcspn(Py_GetVersion(), " "),
-             Py_GetVersion(), exe, host ? "host" : "embedded", p ? p : "?");
+    /* site-packages as site.py set them up (a venv's own, the system's
+     * only with include-system-site-packages). */
+    PyObject *site = PyImport_ImportModule("site");
+    PyObject *sp = site ? PyObject_CallMethod(site, "getsitepackages", NULL) : NULL;
+    PyObject *spr = sp ? PyObject_Repr(sp) : NULL;
+    const char *sps = spr ? PyUnicode_AsUTF8(spr) : NULL;
+    PyErr_Clear();
+    log_info("Python %.*s at %s (%s interpreter%s%s), sys.prefix %s, site-packages %s",
+             (int)strcspn(Py_GetVersion(), " "), Py_GetVersion(), exe,
+             host ? "host" : "embedded", source ? ", from " : "", source ? source : "",
+             p ? p : "?", sps ? sps : "?");
+    Py_XDECREF(spr);
+    Py_XDECREF(sp);
+    Py_XDECREF(site);
     PyErr_Clear();
     if (log_enabled(LOG_DEBUG)) {
         PyObject *path = PySys_GetObject("path"); /* borrowed */
@@ -338,7 +350,7 @@ pyrt_init(const struct config *c)
         }
         PyObject *exe = PySys_GetObject("executable"); /* borrowed */
         const char *e = exe && PyUnicode_Check(exe) ? PyUnicode_AsUTF8(exe) : NULL;
-        log_sys_path(e ? e : "?");
+        log_sys_path(e ? e : "?", c->python_source);
         PyErr_Clear();
         pyrt_leave();
         return 0;
@@ -382,7 +394,7 @@ pyrt_init(const struct config *c)
     if (setup_sys_path(c) < 0) {
         return -1; /* pyrt_finalize() still works: it knows the GIL is held */
     }
-    log_sys_path(exe);
+    log_sys_path(exe, c->python_source);
     pyrt_leave();
     return 0;
 }
