@@ -65,6 +65,7 @@ enum {
     OPT_PYTHONPATH,
     OPT_PYTHON_EXECUTABLE,
     OPT_VIRTUALENV,
+    OPT_STRICT_WSGI,
     OPT_BACKLOG,
     OPT_KEEPALIVE,
     OPT_LIMIT_LINE,
@@ -113,6 +114,7 @@ static const struct option long_options[] = {
     {"pythonpath", required_argument, NULL, OPT_PYTHONPATH},
     {"python-executable", required_argument, NULL, OPT_PYTHON_EXECUTABLE},
     {"virtualenv", required_argument, NULL, OPT_VIRTUALENV},
+    {"strict-wsgi", no_argument, NULL, OPT_STRICT_WSGI},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"keep-alive", required_argument, NULL, OPT_KEEPALIVE},
     {"limit-request-line", required_argument, NULL, OPT_LIMIT_LINE},
@@ -556,6 +558,9 @@ print_help(void)
            "      --chdir DIR               change to DIR before loading the app [stay]\n"
            "      --pythonpath DIRS         comma-separated directories prepended to sys.path,\n"
            "                                repeatable [none]\n"
+           "      --strict-wsgi             refuse what PEP 3333 lets a server refuse: hop-by-hop\n"
+           "                                headers from the app, a status without a reason\n"
+           "                                [off: served like gunicorn, with a warning]\n"
            "  -H, --virtualenv DIR          serve with the virtualenv DIR (its bin/python)\n"
            "                                [$VIRTUAL_ENV when one is activated]\n"
            "      --python-executable PATH  the Python that serves (a venv's bin/python\n"
@@ -670,6 +675,9 @@ apply_option(struct config *c, int opt, const char *arg)
         return parse_seconds(what, arg, true, &c->timeout);
     case OPT_PRELOAD:
         c->preload = true;
+        return 0;
+    case OPT_STRICT_WSGI:
+        c->strict_wsgi = true;
         return 0;
     case OPT_RELOAD:
         c->reload = true;
@@ -994,14 +1002,14 @@ static const char config_file_script[] =
     " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
     " 'header_timeout': 'header-timeout', 'body_timeout': 'body-timeout',\n"
     " 'send_timeout': 'send-timeout', 'python_executable': 'python-executable',\n"
-    " 'virtualenv': 'virtualenv',\n"
+    " 'virtualenv': 'virtualenv', 'strict_wsgi': 'strict-wsgi',\n"
     " 'certfile': 'certfile', 'keyfile': 'keyfile', 'ca_certs': 'ca-certs',\n"
     " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
     " 'proxy_allow_ips': 'proxy-allow-from',\n"
     " 'wsgi_app': None,\n"
     "}\n"
-    "flags = {'preload_app', 'reload', 'proxy_protocol'}\n"
+    "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi'}\n"
     "ns = {'__file__': path, '__name__': '__config__'}\n"
     "try:\n"
     "    with open(path, 'rb') as f:\n"
@@ -1333,6 +1341,7 @@ config_print(const struct config *c)
     printf("limit_request_body = %llu\n", (unsigned long long)c->limit_request_body);
     printf("body_buffer_size = %zu\n", c->body_buffer_size);
     printf("chdir = %s\n", c->chdir ? c->chdir : "None");
+    printf("strict_wsgi = %s\n", c->strict_wsgi ? "True" : "False");
     printf("python_executable = %s%s%s%s\n",
            c->python_executable ? c->python_executable : WSGIHOST_PYTHON_EXECUTABLE,
            c->python_source ? " (from " : "", c->python_source ? c->python_source : "",

@@ -15,6 +15,7 @@ struct config {
     const char **pythonpath; /* extra sys.path entries, in order (comma-separated or repeated) */
     size_t n_pythonpath;
     const char *python_executable; /* sys.executable; NULL = the build's default */
+    bool strict_wsgi;              /* --strict-wsgi */
     const char *virtualenv;        /* -H/--virtualenv DIR; NULL = $VIRTUAL_ENV, if any */
     const char *python_source;     /* what named python_executable, for the log; NULL = default */
 

@@ -573,6 +573,7 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         .multithread = cfg->threads > 1,
         .multiprocess = multiprocess,
         .run_once = false,
+        .strict = cfg->strict_wsgi,
     };
     if (wsgi_init(&info) != 0) {
         pyrt_finalize();

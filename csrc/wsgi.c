@@ -595,6 +595,42 @@ static const struct {
 #undef HOP
 };
 
+/* --strict-wsgi; else what gunicorn serves is served, with a warning once. */
+static bool strict;
+static unsigned warned_hop; /* bit i: hop_by_hop[i] was warned about */
+static bool warned_reason;
+
+static int
+hop_by_hop_index(const char *n, size_t nlen)
+{
+    for (size_t i = 0; i < countof(hop_by_hop); i++) {
+        if (nlen == hop_by_hop[i].len && strncasecmp(n, hop_by_hop[i].name, nlen) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Does a Connection value list "close"? */
+static bool
+lists_close(const unsigned char *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        size_t b = i;
+        while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') {
+            i++;
+        }
+        if (i - b == 5 && strncasecmp((const char *)v + b, "close", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Before 3.12 a str made by a deprecated C API may not be in its canonical
  * form yet; kind and data are only valid once it is. */
 static int
@@ -633,7 +669,12 @@ check_status(PyObject *status, int *code)
         return -1;
     }
     const unsigned char *s = PyUnicode_1BYTE_DATA(status);
-    if (n < 4 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+    if (n == 3 && !strict && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+        s[2] >= '0' && s[2] <= '9') {
+        /* "200": no reason phrase. gunicorn sends it; so do we, with the
+         * standard phrase (the caller adds it). */
+        n = 4; /* passes the checks below as "200 " */
+    } else if (n < 4 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
         s[2] > '9' || s[3] != ' ') {
         PyErr_Format(PyExc_ValueError,
                      "start_response() status must be 3 digits, a space and a reason "
@@ -694,16 +735,6 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
                      name);
         return -1;
     }
-    for (size_t i = 0; i < countof(hop_by_hop); i++) {
-        if ((size_t)nlen == hop_by_hop[i].len &&
-            strncasecmp((const char *)n, hop_by_hop[i].name, (size_t)nlen) == 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "start_response() hop-by-hop header '%U' is not allowed (PEP 3333); "
-                         "the server manages the connection",
-                         name);
-            return -1;
-        }
-    }
     if (PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND) {
         PyErr_Format(PyExc_ValueError, "start_response() value of header '%U' is not latin-1",
                      name);
@@ -737,6 +768,17 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
             return -1;
         }
         *clen = value;
+    }
+    int hop = hop_by_hop_index((const char *)n, (size_t)nlen);
+    if (hop >= 0) {
+        if (strict) {
+            PyErr_Format(PyExc_ValueError,
+                         "start_response() hop-by-hop header '%U' is not allowed (PEP 3333); "
+                         "the server manages the connection (--strict-wsgi)",
+                         name);
+            return -1;
+        }
+        return 1; /* dropped (gunicorn serves it) */
     }
     return 0;
 }
@@ -836,18 +878,61 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
     }
     Py_ssize_t n = PyList_GET_SIZE(headers);
     PyObject *clen = NULL; /* borrowed */
+    bool any_hop = false;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (check_header(PyList_GET_ITEM(headers, i), i, &clen) < 0) {
+        int rc = check_header(PyList_GET_ITEM(headers, i), i, &clen);
+        if (rc < 0) {
             return NULL;
         }
+        any_hop |= rc > 0;
     }
     /* No Python code ran since the checks: the items are still the same. */
-    http_resp_set_status(resp, code, (const char *)PyUnicode_1BYTE_DATA(status),
-                         (size_t)PyUnicode_GET_LENGTH(status));
+    const char *sline = (const char *)PyUnicode_1BYTE_DATA(status);
+    size_t slen = (size_t)PyUnicode_GET_LENGTH(status);
+    char with_reason[64];
+    if (slen == 3) {
+        /* "200" (not --strict-wsgi): the standard reason phrase. */
+        slen = (size_t)snprintf(with_reason, sizeof(with_reason), "%.3s %s", sline,
+                                http_status_reason(code));
+        sline = with_reason;
+        if (!warned_reason) {
+            warned_reason = true;
+            log_warning("the app's status '%.3s' has no reason phrase: sent as '%s' (gunicorn "
+                        "sends it too; --strict-wsgi refuses it; this is said once)",
+                        (const char *)PyUnicode_1BYTE_DATA(status), with_reason);
+        }
+    }
+    http_resp_set_status(resp, code, sline, slen);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(headers, i);
         PyObject *name = PyTuple_GET_ITEM(item, 0);
         PyObject *value = PyTuple_GET_ITEM(item, 1);
+        if (any_hop) {
+            const char *nm = (const char *)PyUnicode_1BYTE_DATA(name);
+            size_t nl = (size_t)PyUnicode_GET_LENGTH(name);
+            int hop = hop_by_hop_index(nm, nl);
+            if (hop >= 0) {
+                /* The server frames the response and owns the connection:
+                 * the app's field is dropped, but "Connection: close" is
+                 * honoured (the connection closes after this response). */
+                bool close = hop == 0 && lists_close(PyUnicode_1BYTE_DATA(value),
+                                                     (size_t)PyUnicode_GET_LENGTH(value));
+                if (close) {
+                    resp->keep_alive = false;
+                }
+                if (!(warned_hop & (1u << hop))) {
+                    warned_hop |= 1u << hop;
+                    log_warning("the app sent the hop-by-hop header '%s: %s': %s (PEP 3333 "
+                                "leaves it to the server; gunicorn passes it on; --strict-wsgi "
+                                "refuses it; this is said once per header name)",
+                                hop_by_hop[hop].name, PyUnicode_AsUTF8(value),
+                                close ? "the connection closes after the response, the field "
+                                        "itself is the server's"
+                                      : "dropped");
+                }
+                continue;
+            }
+        }
         if (http_resp_add_header(resp, (const char *)PyUnicode_1BYTE_DATA(name),
                                  (size_t)PyUnicode_GET_LENGTH(name),
                                  (const char *)PyUnicode_1BYTE_DATA(value),
@@ -1859,6 +1944,7 @@ build_base_environ(const struct wsgi_server_info *info)
 int
 wsgi_init(const struct wsgi_server_info *info)
 {
+    strict = info->strict;
     pyrt_enter();
     if (!pyrt_app()) {
         log_critical("wsgi_init: no application loaded");

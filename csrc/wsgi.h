@@ -11,6 +11,7 @@ struct wsgi_server_info {
     bool multithread;
     bool multiprocess;
     bool run_once;
+    bool strict; /* --strict-wsgi: refuse hop-by-hop headers and reason-less statuses */
 };
 
 /* Build interned strings, types and the base environ. The app must be loaded.

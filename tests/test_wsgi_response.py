@@ -19,7 +19,10 @@ def get(server, path, method="GET", version="HTTP/1.1", headers=()):
 
 @pytest.fixture(scope="module")
 def checks_server(module_server_factory):
-    return module_server_factory("start_response_checks:application")
+    # --strict-wsgi: refuse what PEP 3333 lets a server refuse (the default
+    # serves hop-by-hop headers and reason-less statuses like gunicorn:
+    # tests/test_gunicorn_compat.py).
+    return module_server_factory("start_response_checks:application", "--strict-wsgi")
 
 
 TYPE = {"TypeError"}
@@ -31,6 +34,7 @@ MUST_RAISE = [
     ("/status-int", TYPE),
     ("/status-not-digits", VALUE),
     ("/status-crlf", VALUE),
+    ("/status-no-reason", VALUE),
     ("/status-100", VALUE),
     ("/status-101", VALUE),
     ("/status-199", VALUE),

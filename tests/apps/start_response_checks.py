@@ -11,6 +11,7 @@ CASES = {
     "/status-int": (200, [("Content-Type", "text/plain")]),
     "/status-not-digits": ("abc OK", [("Content-Type", "text/plain")]),
     "/status-crlf": ("200 OK\r\nX-Injected: 1", [("Content-Type", "text/plain")]),
+    "/status-no-reason": ("200", [("Content-Type", "text/plain")]),
     # 1xx are interim responses the server sends itself; a WSGI status is final.
     "/status-100": ("100 Continue", [("Content-Type", "text/plain")]),
     "/status-101": ("101 Switching Protocols", [("Upgrade", "websocket")]),
