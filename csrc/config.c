@@ -66,6 +66,8 @@ enum {
     OPT_PYTHON_EXECUTABLE,
     OPT_VIRTUALENV,
     OPT_STRICT_WSGI,
+    OPT_WORKER_CLASS,
+    OPT_ENV,
     OPT_BACKLOG,
     OPT_KEEPALIVE,
     OPT_LIMIT_LINE,
@@ -115,6 +117,8 @@ static const struct option long_options[] = {
     {"python-executable", required_argument, NULL, OPT_PYTHON_EXECUTABLE},
     {"virtualenv", required_argument, NULL, OPT_VIRTUALENV},
     {"strict-wsgi", no_argument, NULL, OPT_STRICT_WSGI},
+    {"worker-class", required_argument, NULL, OPT_WORKER_CLASS},
+    {"env", required_argument, NULL, OPT_ENV},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"keep-alive", required_argument, NULL, OPT_KEEPALIVE},
     {"limit-request-line", required_argument, NULL, OPT_LIMIT_LINE},
@@ -161,15 +165,15 @@ static const struct option long_options[] = {
 /* "-" first: non-options come back in order as val 1, so MODULE:APP may sit
  * anywhere, whatever POSIXLY_CORRECT says. ":" next: getopt stays silent and
  * reports a missing value as ':' so that our own message is the only one. */
-static const char short_options[] = "-:b:w:c:t:H:hv";
+static int set_worker_class(struct config *c, const char *arg);
+
+static const char short_options[] = "-:b:w:c:t:H:k:e:hv";
 
 /* gunicorn options a user may bring along; named in the error so that it
  * says "not supported" instead of "unknown". */
 static const char *const gunicorn_only[] = {
-    "worker-class",
     "daemon",
     "name",
-    "env",
     "capture-output",
     "ssl-version",
     "do-handshake-on-connect",
@@ -561,6 +565,10 @@ print_help(void)
            "      --strict-wsgi             refuse what PEP 3333 lets a server refuse: hop-by-hop\n"
            "                                headers from the app, a status without a reason\n"
            "                                [off: served like gunicorn, with a warning]\n"
+           "  -k, --worker-class CLASS      gunicorn's: sync (one thread) or gthread (--threads);\n"
+           "                                event and ASGI workers are refused\n"
+           "  -e, --env NAME=VALUE          set an environment variable for the app,\n"
+           "                                repeatable (gunicorn's raw_env)\n"
            "  -H, --virtualenv DIR          serve with the virtualenv DIR (its bin/python)\n"
            "                                [$VIRTUAL_ENV when one is activated]\n"
            "      --python-executable PATH  the Python that serves (a venv's bin/python\n"
@@ -679,6 +687,21 @@ apply_option(struct config *c, int opt, const char *arg)
     case OPT_STRICT_WSGI:
         c->strict_wsgi = true;
         return 0;
+    case OPT_WORKER_CLASS:
+    case 'k':
+        return set_worker_class(c, arg);
+    case OPT_ENV:
+    case 'e': {
+        const char *eq = strchr(arg, '=');
+        if (eq == NULL || eq == arg) {
+            return usage_error("--env '%s': expected NAME=VALUE (gunicorn's raw_env)", arg);
+        }
+        if (c->n_env == CONFIG_MAX_ENV) {
+            return usage_error("--env: more than %d variables", CONFIG_MAX_ENV);
+        }
+        c->env[c->n_env++] = arg;
+        return 0;
+    }
     case OPT_RELOAD:
         c->reload = true;
         return 0;
@@ -879,6 +902,46 @@ apply_option(struct config *c, int opt, const char *arg)
 /* One source of options (config file, $WSGIHOST_CMD_ARGS or the command
  * line). A list option (--bind, --pythonpath) given by a later source
  * replaces the earlier source's list instead of adding to it. */
+/* Which variable the environment's arguments came from, for messages. */
+static const char *env_args_name = "$WSGIHOST_CMD_ARGS";
+
+/* gunicorn's worker classes: the two that mean threads are taken, the event
+ * and ASGI ones are refused with what to do instead. */
+static int
+set_worker_class(struct config *c, const char *arg)
+{
+    const char *k = arg;
+    if (strncmp(k, "gunicorn.workers.", 17) == 0) {
+        k += 17;
+    }
+    if (strcmp(k, "sync") == 0 || strcmp(k, "sync.SyncWorker") == 0) {
+        c->worker_class_sync = true;
+        return 0;
+    }
+    if (strcmp(k, "gthread") == 0 || strcmp(k, "gthread.ThreadWorker") == 0) {
+        c->worker_class_sync = false;
+        return 0;
+    }
+    if (strncmp(k, "gevent", 6) == 0 || strncmp(k, "ggevent", 7) == 0 ||
+        strncmp(k, "eventlet", 8) == 0 || strncmp(k, "geventlet", 9) == 0 ||
+        strncmp(k, "tornado", 7) == 0) {
+        return usage_error("--worker-class %s: wsgihost has no %s workers. Its C event loop "
+                           "already holds slow clients and keep-alive connections without a "
+                           "worker each; for an app that waits on I/O, give it threads "
+                           "(--threads N, 'threads = N') and drop worker_class",
+                           arg, k);
+    }
+    if (strstr(k, "uvicorn") != NULL || strstr(k, "Uvicorn") != NULL ||
+        strstr(k, "asgi") != NULL || strstr(k, "ASGI") != NULL) {
+        return usage_error("--worker-class %s: that is an ASGI worker; wsgihost serves WSGI "
+                           "apps only (run an ASGI app with uvicorn itself)",
+                           arg);
+    }
+    return usage_error("--worker-class %s: wsgihost runs its own workers and cannot load a "
+                       "worker class; 'sync' and 'gthread' are understood (threads = N)",
+                       arg);
+}
+
 /* --version's last line: which interpreter serves (hostpy.h). */
 static void
 print_host_mode(int argc, char **argv)
@@ -908,7 +971,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
         switch (opt) {
         case 1:
             if (!positional_ok) {
-                return usage_error("unexpected argument '%s' in $WSGIHOST_CMD_ARGS", optarg);
+                return usage_error("unexpected argument '%s' in %s", optarg, env_args_name);
             }
             if (c->app_spec != NULL && c->app_spec_source == c->source) {
                 return usage_error("unexpected argument '%s' (MODULE:APP is already '%s')", optarg,
@@ -971,7 +1034,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
     /* After "--", getopt stops; what is left is positional. */
     for (int i = optind; i < argc; i++) {
         if (!positional_ok) {
-            return usage_error("unexpected argument '%s' in $WSGIHOST_CMD_ARGS", argv[i]);
+            return usage_error("unexpected argument '%s' in %s", argv[i], env_args_name);
         }
         if (c->app_spec != NULL && c->app_spec_source == c->source) {
             return usage_error("unexpected argument '%s' (MODULE:APP is already '%s')", argv[i],
@@ -987,7 +1050,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
  * child process of the same interpreter the host embeds (the master stays
  * free of Python), which turns each setting into "--option=value". */
 static const char config_file_script[] =
-    "import sys, types\n"
+    "import sys, types, difflib\n"
     "path = sys.argv[1]\n"
     "names = {\n"
     " 'bind': 'bind', 'workers': 'workers', 'threads': 'threads', 'timeout': 'timeout',\n"
@@ -1006,10 +1069,43 @@ static const char config_file_script[] =
     " 'certfile': 'certfile', 'keyfile': 'keyfile', 'ca_certs': 'ca-certs',\n"
     " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
-    " 'proxy_allow_ips': 'proxy-allow-from',\n"
+    " 'proxy_allow_ips': 'proxy-allow-from', 'worker_class': 'worker-class', 'raw_env': 'env',\n"
+    " 'print_config': 'print-config',\n"
     " 'wsgi_app': None,\n"
     "}\n"
-    "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi'}\n"
+    "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config'}\n"
+    /* gunicorn 23's settings that wsgihost does not apply: accepted, with one
+     * line each saying so (gunicorn ignores what it does not know; a setting
+     * it knows must never vanish silently). */
+    "why = {\n"
+    " 'worker_tmp_dir': 'the heartbeat is in shared memory, no temporary file',\n"
+    " 'sendfile': 'files are always sent with sendfile()',\n"
+    " 'tmp_upload_dir': 'bodies over --body-buffer-size go to an unlinked file in $TMPDIR',\n"
+    " 'reuse_port': 'workers share one listening socket (EPOLLEXCLUSIVE)',\n"
+    " 'daemon': 'wsgihost stays in the foreground (run it under systemd)',\n"
+    " 'secure_scheme_headers': 'X-Forwarded-Proto/-Ssl/-Protocol are read from '\n"
+    "     '--forwarded-allow-ips peers (README)',\n"
+    " 'keepalive_timeout': None, 'check_config': None, 'spew': None, 'reload_engine': None,\n"
+    " 'reload_extra_files': None, 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
+    " 'capture_output': None, 'logger_class': None, 'logconfig': None, 'logconfig_dict': None,\n"
+    " 'logconfig_json': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
+    " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'statsd_host': None,\n"
+    " 'dogstatsd_tags': None, 'statsd_prefix': None, 'proc_name': None, 'default_proc_name': None,\n"
+    " 'paste': None, 'raw_paste_global_conf': None, 'ssl_version': None,\n"
+    " 'suppress_ragged_eofs': None, 'do_handshake_on_connect': None, 'ssl_context': None,\n"
+    " 'strip_header_spaces': None, 'tolerate_dangerous_framing': None,\n"
+    " 'permit_obsolete_folding': None, 'permit_unconventional_http_method': None,\n"
+    " 'permit_unconventional_http_version': None, 'casefold_http_method': None,\n"
+    " 'forwarder_headers': None, 'header_map': None, 'config': None,\n"
+    "}\n"
+    "hooks = {'on_starting', 'on_reload', 'when_ready', 'pre_fork', 'post_fork',\n"
+    " 'post_worker_init', 'worker_int', 'worker_abort', 'pre_exec', 'pre_request',\n"
+    " 'post_request', 'child_exit', 'worker_exit', 'nworkers_changed', 'on_exit', 'ssl_context'}\n"
+    "aliases = {'preload': 'preload_app', 'keep_alive': 'keepalive', 'log_level': 'loglevel',\n"
+    " 'access_log': 'accesslog', 'error_log': 'errorlog', 'worker': 'workers', 'thread': 'threads',\n"
+    " 'pid': 'pidfile', 'log_file': 'errorlog', 'logfile': 'errorlog', 'app': 'wsgi_app'}\n"
+    "def say(kind, msg):\n"
+    "    sys.stderr.write('wsgihost: %s: %s: %s\\n' % (kind, path, msg))\n"
     "ns = {'__file__': path, '__name__': '__config__'}\n"
     "try:\n"
     "    with open(path, 'rb') as f:\n"
@@ -1018,14 +1114,34 @@ static const char config_file_script[] =
     "    sys.exit('wsgihost: error: -c %s: %s' % (path, e.strerror))\n"
     "exec(compile(src, path, 'exec'), ns)\n"
     "out = []\n"
+    "known = set(names) | set(why) | hooks\n"
     "for k, v in ns.items():\n"
-    "    if k.startswith('_') or isinstance(v, (types.ModuleType, types.FunctionType, type,\n"
-    "                                           types.BuiltinFunctionType)):\n"
+    "    if k.startswith('_') or isinstance(v, (types.ModuleType, type, types.BuiltinFunctionType)):\n"
     "        continue\n"
-    "    if k not in names:\n"
-    "        sys.exit('wsgihost: error: -c %s: unknown setting %r' % (path, k))\n"
+    "    if isinstance(v, types.FunctionType) or k in hooks:\n"
+    "        if k in hooks:\n"
+    "            say('warning', 'the server hook %s() is not run by wsgihost (hooks are not '\n"
+    "                'supported yet): what it does will not happen' % k)\n"
+    "        continue\n"
+    "    if k not in known:\n"
+    "        if k.islower():\n"
+    "            close = [aliases[k]] if k in aliases else \\\n"
+    "                difflib.get_close_matches(k, sorted(known), 1, 0.6)\n"
+    "            say('warning', '%s is not a setting, ignored (as gunicorn does)%s'\n"
+    "                % (k, '; did you mean %s?' % close[0] if close else ''))\n"
+    "        continue\n"
+    "    if k in why:\n"
+    "        if v is not None and k != 'config':\n"
+    "            if k == 'daemon' and v:\n"
+    "                sys.exit('wsgihost: error: -c %s: daemon = %r: wsgihost does not detach; '\n"
+    "                         'run it in the foreground under systemd, supervisord or a '\n"
+    "                         'container' % (path, v))\n"
+    "            say('note', '%s = %r does not apply to wsgihost, ignored%s'\n"
+    "                % (k, v, (' (' + why[k] + ')') if why[k] else ''))\n"
+    "        continue\n"
     "    if k == 'wsgi_app':\n"
-    "        out.append(str(v)); continue\n"
+    "        if v is not None: out.append(str(v))\n"
+    "        continue\n"
     "    opt = '--' + names[k]\n"
     "    if k in flags:\n"
     "        if v: out.append(opt)\n"
@@ -1036,6 +1152,14 @@ static const char config_file_script[] =
     "    for x in vals:\n"
     "        if isinstance(x, bool) or x is None:\n"
     "            sys.exit('wsgihost: error: -c %s: %s = %r is not a valid value' % (path, k, v))\n"
+    "        if isinstance(x, str) and k not in ('umask',) and names[k] in ('workers', 'threads',\n"
+    "                'backlog', 'max-requests', 'max-requests-jitter', 'worker-connections',\n"
+    "                'limit-request-line', 'limit-request-fields', 'limit-request-field_size'):\n"
+    "            try:\n"
+    "                x = int(x.strip(), 0)  # gunicorn's rule for strings from os.getenv()\n"
+    "            except ValueError:\n"
+    "                sys.exit('wsgihost: error: -c %s: %s = %r: --%s needs an integer'\n"
+    "                         % (path, k, x, names[k]))\n"
     "        out.append(opt + '=' + (oct(x) if k == 'umask' and isinstance(x, int) else str(x)))\n"
     "sys.stdout.write('\\0'.join(out))\n";
 
@@ -1221,7 +1345,13 @@ config_parse(struct config *c, int argc, char **argv)
         }
     }
     const char *file = probe.config_file;
+    /* gunicorn's variable too, when ours is not set. */
     const char *env_args = getenv("WSGIHOST_CMD_ARGS");
+    env_args_name = "$WSGIHOST_CMD_ARGS";
+    if (env_args == NULL && getenv("GUNICORN_CMD_ARGS") != NULL) {
+        env_args = getenv("GUNICORN_CMD_ARGS");
+        env_args_name = "$GUNICORN_CMD_ARGS";
+    }
     if (file == NULL && env_args != NULL) {
         int eargc;
         char **eargv = split_words(env_args, &eargc);
@@ -1235,6 +1365,14 @@ config_parse(struct config *c, int argc, char **argv)
             return -1;
         }
         file = eprobe.config_file;
+    }
+    if (file == NULL && access("gunicorn.conf.py", R_OK) == 0) {
+        /* gunicorn's rule: ./gunicorn.conf.py when no -c is given. */
+        file = "./gunicorn.conf.py";
+        if (!probe.print_config) {
+            fprintf(stderr, "wsgihost: loading ./gunicorn.conf.py (gunicorn's default config "
+                            "file; -c names another)\n");
+        }
     }
     if (file != NULL) {
         size_t len = 0;
@@ -1255,7 +1393,7 @@ config_parse(struct config *c, int argc, char **argv)
         char **eargv = split_words(env_args, &eargc);
         c->source = 2;
         if (cfg_parse_args(c, eargc, eargv, &workers_set, false) != 0) {
-            fprintf(stderr, "wsgihost: (in $WSGIHOST_CMD_ARGS)\n");
+            fprintf(stderr, "wsgihost: (in %s)\n", env_args_name);
             return -1;
         }
     }

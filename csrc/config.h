@@ -16,6 +16,10 @@ struct config {
     size_t n_pythonpath;
     const char *python_executable; /* sys.executable; NULL = the build's default */
     bool strict_wsgi;              /* --strict-wsgi */
+    bool worker_class_sync;        /* -k sync: one thread unless --threads says otherwise */
+#define CONFIG_MAX_ENV 64
+    const char *env[CONFIG_MAX_ENV]; /* -e/--env NAME=VALUE (gunicorn's raw_env), in order */
+    size_t n_env;
     const char *virtualenv;        /* -H/--virtualenv DIR; NULL = $VIRTUAL_ENV, if any */
     const char *python_source;     /* what named python_executable, for the log; NULL = default */
 

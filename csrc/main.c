@@ -210,10 +210,19 @@ wsgihost_main(int argc, char **argv)
     /* The config file or $WSGIHOST_CMD_ARGS may name another interpreter
      * than the one this host process is. */
     hostpy_switch_if_needed(cfg.python_executable, argc, argv);
+    /* -e/--env (gunicorn's raw_env): in the environment before Python
+     * starts (or, in the host interpreter, before os.environ is re-read). */
+    for (size_t i = 0; i < cfg.n_env; i++) {
+        const char *eq = strchr(cfg.env[i], '=');
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - cfg.env[i]), cfg.env[i]);
+        setenv(name, eq + 1, 1);
+    }
     if (cfg.threads == 0) {
         /* flask run is threaded: one slow request must not freeze the
-         * others in dev-server mode. With -w, gunicorn's default of 1. */
-        cfg.threads = cfg.workers > 0 ? 1 : 4;
+         * others in dev-server mode. With -w, gunicorn's default of 1; so
+         * is gunicorn's sync worker class. */
+        cfg.threads = cfg.workers > 0 || cfg.worker_class_sync ? 1 : 4;
     }
     if (cfg.reload && cfg.workers == 0) {
         /* Reloading restarts the worker, which needs a master to do it. */

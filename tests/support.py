@@ -31,7 +31,8 @@ IO_TIMEOUT = 5.0 * SLOW
 # Environment variables that change the server's behaviour (config.c,
 # listener.c); removed from the environment a test server inherits.
 SERVER_ENV_VARS = ("WEB_CONCURRENCY", "WSGIHOST_CMD_ARGS", "FORWARDED_ALLOW_IPS", "LISTEN_PID",
-                   "LISTEN_FDS", "LISTEN_FDNAMES", "VIRTUAL_ENV", "WSGIHOST_EMBEDDED")
+                   "LISTEN_FDS", "LISTEN_FDNAMES", "VIRTUAL_ENV", "WSGIHOST_EMBEDDED",
+                   "GUNICORN_CMD_ARGS")
 
 # A test fails when its server's log holds one of these.
 BAD_LOG_PATTERNS = ("Sanitizer", "runtime error:", "[CRITICAL]")

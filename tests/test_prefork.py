@@ -320,11 +320,15 @@ def test_config_file_and_precedence(server_factory, tmp_path):
 
 
 def test_config_file_unknown_setting(tmp_path):
+    """gunicorn ignores names it does not know; so do we, saying so and
+    suggesting the closest setting."""
     conf = tmp_path / "bad.conf.py"
-    conf.write_text("workers = 2\nworkres = 3\n")
-    r = run_binary(["-c", str(conf), "versioned:application"])
-    assert r.returncode != 0
-    assert "unknown setting 'workres'" in r.stderr
+    conf.write_text("workers = 2\nworkres = 3\npreload = True\n")
+    r = run_binary(["-c", str(conf), "--print-config", "versioned:application"])
+    assert r.returncode == 0, r.stderr
+    assert "workres is not a setting, ignored (as gunicorn does); did you mean workers?" in r.stderr
+    assert "preload is not a setting" in r.stderr and "did you mean preload_app?" in r.stderr
+    assert "workers = 2" in r.stdout
 
 
 def test_config_file_bad_value(tmp_path):

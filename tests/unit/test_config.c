@@ -292,7 +292,12 @@ test_options(void)
     BAD("unknown option '--frobnicate'", "--frobnicate", "a:b");
     BAD("unknown option '--frobnicate'", "a:b", "--frobnicate=1");
     BAD("unknown option '-x'", "-x", "a:b");
-    BAD("option '--worker-class' (gunicorn) is not supported", "--worker-class", "gevent", "a:b");
+    BAD("--worker-class gevent: wsgihost has no gevent workers", "--worker-class", "gevent", "a:b");
+    BAD("--worker-class uvicorn.workers.UvicornWorker: that is an ASGI worker", "-k",
+        "uvicorn.workers.UvicornWorker", "a:b");
+    BAD("--env 'X': expected NAME=VALUE", "-e", "X", "a:b");
+    CHECK(PARSE(&c, "a:b", "-k", "sync", "-e", "A=1", "--env=B=2") == 0);
+    CHECK(c.worker_class_sync && c.n_env == 2 && strcmp(c.env[1], "B=2") == 0);
     BAD("option '--daemon' (gunicorn) is not supported", "a:b", "--daemon");
     BAD("--timeout: 'abc' is not a number of seconds", "--timeout", "abc", "a:b");
     BAD("--umask: '0o9' is not a umask", "--umask", "0o9", "a:b");
