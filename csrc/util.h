@@ -36,6 +36,8 @@ bool list_next(const char **p, const char **b, const char **e);
 
 /* Monotonic time in seconds, and wall-clock time, both as doubles. */
 double now_mono(void);
+/* The same clock in whole milliseconds (the scoreboard's heartbeat). */
+int64_t now_mono_ms(void);
 double now_wall(void);
 
 #endif

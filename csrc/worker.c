@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "master.h"
+#include "scoreboard.h"
 #include "pool.h"
 #include "pyrt.h"
 #include "reload.h"
@@ -70,16 +70,14 @@ publish_load(struct worker *w)
 static int
 defer_accept(struct worker *w)
 {
-    if (w->slot == NULL || master_slots == NULL) {
+    if (w->slot == NULL || scoreboard == NULL) {
         return 0;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = now_mono_ms();
     int mine = (int)w->n_conns;
     int best_pid = 0, best = mine - ACCEPT_SLACK;
-    for (int i = 0; i < MASTER_MAX_SLOTS; i++) {
-        struct worker_slot *s = &master_slots[i];
+    for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+        struct scoreboard_slot *s = &scoreboard[i];
         if (s == w->slot || s->pid == 0 || !s->booted || !s->accepting) {
             continue;
         }
@@ -184,24 +182,18 @@ static void begin_stop(struct worker *w, bool graceful);
 void
 worker_busy(struct worker *w, const struct http_req *req)
 {
-    struct worker_slot *s = w->slot;
+    struct scoreboard_slot *s = w->slot;
     if (s == NULL) {
         return;
     }
-    snprintf(s->req, sizeof(s->req), "%.*s %.*s from %s", (int)req->method_len, req->method,
-             (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
-             req->meta->remote_addr[0] ? req->meta->remote_addr : "unix socket");
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    s->busy_since_ms = ms > 0 ? ms : 1;
+    scoreboard_busy(s, req);
 }
 
 void
 worker_idle(struct worker *w)
 {
     if (w->slot != NULL) {
-        w->slot->busy_since_ms = 0;
+        scoreboard_idle(w->slot);
     }
 }
 
@@ -343,7 +335,7 @@ tick(struct worker *w)
 {
     double now = now_mono();
     double oldest = 0;
-    char what[sizeof(((struct worker_slot *)0)->req)];
+    char what[sizeof(((struct scoreboard_slot *)0)->req)];
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = conn_next(c);
@@ -387,7 +379,7 @@ free_zombies(struct worker *w)
 }
 
 static int
-worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
            struct reload_watch *rw)
 {
     struct worker w;
@@ -538,7 +530,7 @@ watch_sources(const struct config *cfg, struct reload_watch *rw)
 }
 
 int
-worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
              bool multiprocess)
 {
     struct reload_watch *rw = NULL;

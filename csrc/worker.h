@@ -10,7 +10,7 @@
 #include "loop.h"
 
 struct conn;
-struct worker_slot;
+struct scoreboard_slot;
 struct http_req;
 
 struct worker_listener {
@@ -38,7 +38,7 @@ struct worker {
     bool quit;            /* leave the loop now */
     double stop_deadline;
     int exit_code;
-    struct worker_slot *slot; /* shared with the master, NULL in single-process mode */
+    struct scoreboard_slot *slot; /* shared with the master, NULL in single-process mode */
     uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
     struct pool *pool;        /* --threads > 1: app calls run here */
     struct reload_watch *reload; /* --reload */
@@ -53,7 +53,7 @@ struct worker {
  * Returns the exit code: 0, or WORKER_BOOT_FAILED when the app did not load. */
 #define WORKER_BOOT_FAILED 3
 int worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls,
-                 struct worker_slot *slot, bool multiprocess);
+                 struct scoreboard_slot *slot, bool multiprocess);
 
 /* The app is running for req (heartbeat for the master's --timeout). */
 void worker_busy(struct worker *w, const struct http_req *req);
