@@ -39,16 +39,14 @@ scoreboard_describe(char *what, size_t n, const struct http_req *req)
 }
 
 void
-scoreboard_busy(struct scoreboard_slot *s, const struct http_req *req)
+scoreboard_busy_since(struct scoreboard_slot *s, int64_t since_ms, const struct http_req *req)
 {
     scoreboard_describe(s->req, sizeof(s->req), req);
-    int64_t ms = now_mono_ms();
-    s->busy_since_ms = ms > 0 ? ms : 1;
+    s->busy_since_ms = since_ms > 0 ? since_ms : 1;
 }
 
 void
-scoreboard_busy_since(struct scoreboard_slot *s, int64_t since_ms, const char *what)
+scoreboard_busy(struct scoreboard_slot *s, const struct http_req *req)
 {
-    snprintf(s->req, sizeof(s->req), "%s", what);
-    s->busy_since_ms = since_ms > 0 ? since_ms : 1;
+    scoreboard_busy_since(s, now_mono_ms(), req);
 }

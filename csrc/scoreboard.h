@@ -31,8 +31,8 @@ void scoreboard_unmap(void);
 /* The worker owning s is in an app call for req since now (the heartbeat
  * the master's --timeout reads). */
 void scoreboard_busy(struct scoreboard_slot *s, const struct http_req *req);
-/* The same, for a call that began at since_ms, described by what. */
-void scoreboard_busy_since(struct scoreboard_slot *s, int64_t since_ms, const char *what);
+/* The same, for a call that began at since_ms (now_mono_ms()). */
+void scoreboard_busy_since(struct scoreboard_slot *s, int64_t since_ms, const struct http_req *req);
 static inline void
 scoreboard_idle(struct scoreboard_slot *s)
 {
