@@ -52,6 +52,7 @@ enum timeout_kind { TO_NONE, TO_IDLE, TO_HEADER, TO_BODY, TO_SEND, TO_LINGER };
 
 struct conn {
     struct loop_watch watch;
+    struct loop_timer timer; /* the earliest deadline that may apply (see deadline()) */
     struct conn_server *srv;
     struct conn *prev, *next;
     int fd;
@@ -86,6 +87,7 @@ struct conn {
 
 static void process(struct conn *c);
 static void conn_free(struct conn *c);
+static void arm_timer(struct conn *c);
 
 static ssize_t
 sock_writev(void *ctx, const struct iovec *iov, int n)
@@ -180,6 +182,7 @@ set_events(struct conn *c)
         }
     }
     loop_modify(c->srv->loop, &c->watch, ev);
+    arm_timer(c);
 }
 
 static void
@@ -197,6 +200,7 @@ close_now(struct conn *c)
     }
     struct conn_server *s = c->srv;
     loop_unwatch(s->loop, &c->watch);
+    loop_timer_cancel(s->loop, &c->timer);
     if (c->io != NULL && c->phase == PHASE_HTTP) {
         c->io->shutdown(c->io_ctx); /* close_notify, when the socket takes it */
     }
@@ -242,7 +246,7 @@ start_linger(struct conn *c)
     shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     c->linger_until = now_mono() + LINGER_SECONDS;
-    set_events(c);
+    set_events(c); /* and the timer, for linger_until */
 }
 
 static void
@@ -588,8 +592,8 @@ static void
 process(struct conn *c)
 {
     process_once(c);
-    /* Bounded, so one pipelining client cannot hold the loop; the tick
-     * (conn_check_timeout) picks up what is left. */
+    /* Bounded, so one pipelining client cannot hold the loop; the timer
+     * (deadline(), check_timeout()) picks up what is left. */
     for (int i = 0; i < DRAIN_ROUNDS && transport_has_input(c); i++) {
         size_t before = c->in.len;
         read_input(c);
@@ -789,6 +793,7 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
         close_now(c);
         return;
     }
+    arm_timer(c);
     if (c->io != NULL && c->io_ctx == NULL) {
         c->io = NULL; /* tls_conn_new failed (logged): nothing to free */
         close_now(c);
@@ -820,6 +825,67 @@ timeout_request(struct conn *c, const char *what)
     http_resp_error(&c->out, 408, false);
     c->close_after_flush = true;
     process(c);
+}
+
+#define TRANSPORT_RETRY 0.01 /* input left in the transport by process()'s bound */
+
+/* When check_timeout() may have something to do, from the connection's
+ * state; 0 = nothing to wait for. The same cases, in the same order. */
+static double
+deadline(struct conn *c)
+{
+    const struct config *cfg = c->srv->cfg;
+    if (c->lingering) {
+        return c->linger_until;
+    }
+    if (outq_pending(&c->out) > 0 && c->write_blocked) {
+        return cfg->send_timeout > 0 ? c->last_write + cfg->send_timeout : 0;
+    }
+    if (c->handler != NULL || c->close_after_flush) {
+        return 0;
+    }
+    if (UNLIKELY(transport_has_input(c))) {
+        return now_mono() + TRANSPORT_RETRY;
+    }
+    if (http_in_body(c->parser)) {
+        return cfg->body_timeout > 0 ? c->last_read + cfg->body_timeout : 0;
+    }
+    if (!http_idle(c->parser)) {
+        return cfg->header_timeout > 0
+                   ? http_request(c->parser)->start_mono + cfg->header_timeout
+                   : 0;
+    }
+    if (c->requests == 0) {
+        return cfg->header_timeout > 0 ? c->accepted_at + cfg->header_timeout : 0;
+    }
+    return (c->last_write > c->last_read ? c->last_write : c->last_read) + cfg->keepalive;
+}
+
+static void on_timer(struct loop_timer *t);
+
+/* Lazily: a deadline that moved later (a keep-alive client's every request
+ * does) leaves the timer where it is; it fires early, check_timeout() finds
+ * nothing to do and the timer is set again for the real deadline. Only an
+ * earlier one moves it. */
+static void
+arm_timer(struct conn *c)
+{
+    double at = deadline(c);
+    if (at > 0 && (c->timer.at == 0 || at < c->timer.at)) {
+        loop_timer_set(c->srv->loop, &c->timer, at, on_timer);
+    }
+}
+
+static void check_timeout(struct conn *c, double now);
+
+static void
+on_timer(struct loop_timer *t)
+{
+    struct conn *c = container_of(t, struct conn, timer);
+    check_timeout(c, now_mono());
+    if (!c->closed) {
+        arm_timer(c);
+    }
 }
 
 static void
@@ -915,17 +981,6 @@ conn_free(struct conn *c)
     free(c);
 }
 
-
-void
-conn_server_tick(struct conn_server *s, double now)
-{
-    struct conn *c = s->conns;
-    while (c != NULL) {
-        struct conn *next = c->next;
-        check_timeout(c, now);
-        c = next;
-    }
-}
 
 void
 conn_server_drain(struct conn_server *s)

@@ -43,9 +43,6 @@ struct conn_server {
 /* Take ownership of an accepted, non-blocking socket. */
 void conn_new(struct conn_server *s, int fd, const struct listener *l,
               const struct sockaddr *peer, socklen_t peerlen);
-/* Apply deadlines (header, body, keep-alive, send, linger) to every
- * connection. */
-void conn_server_tick(struct conn_server *s, double now);
 /* The owner is stopping gracefully: close the connections that are between
  * requests; the others' current response will end with Connection: close. */
 void conn_server_drain(struct conn_server *s);

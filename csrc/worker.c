@@ -51,6 +51,8 @@ struct worker {
     uint64_t requests;
     bool accepting;
     double accept_resume_at;  /* accepting deferred to a less loaded worker until then */
+    struct loop_timer accept_timer; /* for accept_resume_at */
+    struct loop_timer tick_timer;
     unsigned long accept_emfile;  /* accepts refused for lack of fds since the last warning */
     double accept_emfile_warn_at; /* no new EMFILE warning before then */
     bool stopping;
@@ -129,6 +131,16 @@ defer_accept(struct worker *w)
 }
 
 static void
+on_accept_timer(struct loop_timer *t)
+{
+    struct worker *w = container_of(t, struct worker, accept_timer);
+    if (w->accept_resume_at > 0) {
+        w->accept_resume_at = 0;
+        start_accepting(w);
+    }
+}
+
+static void
 on_accept(struct loop_watch *lw, uint32_t events)
 {
     struct worker_listener *wl = container_of(lw, struct worker_listener, watch);
@@ -138,6 +150,7 @@ on_accept(struct loop_watch *lw, uint32_t events)
         int peer = defer_accept(w);
         if (peer > 0) {
             w->accept_resume_at = now_mono() + 0.01;
+            loop_timer_set(w->loop, &w->accept_timer, w->accept_resume_at, on_accept_timer);
             stop_accepting(w, false);
             kill(peer, SIGUSR2);
             return;
@@ -332,11 +345,14 @@ on_reload(struct loop_watch *lw, uint32_t events)
     }
 }
 
+/* The connections' deadlines are their own timers; this is the worker's
+ * housekeeping, four times a second. */
 static void
-tick(struct worker *w)
+on_tick(struct loop_timer *t)
 {
+    struct worker *w = container_of(t, struct worker, tick_timer);
     double now = now_mono();
-    conn_server_tick(&w->srv, now);
+    loop_timer_set(w->loop, &w->tick_timer, now + TICK_MS / 1000.0, on_tick);
     wsgi_handler_tick(w->wsgi);
     if (!w->accepting && !w->stopping && w->srv.n_conns < (size_t)w->cfg->worker_connections) {
         start_accepting(w); /* retry after EMFILE */
@@ -403,35 +419,20 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
         slot->booted = 1;
         log_info("Worker ready (pid: %d)", (int)getpid());
     }
-    double next_tick = now_mono() + TICK_MS / 1000.0;
+    loop_timer_set(w.loop, &w.tick_timer, now_mono() + TICK_MS / 1000.0, on_tick);
     while (!w.quit) {
         if (w.stopping && w.srv.conns == NULL && w.srv.n_detached == 0) {
             break;
         }
-        double now = now_mono();
-        double wake = next_tick;
-        if (w.accept_resume_at > 0) {
-            if (now >= w.accept_resume_at) {
-                w.accept_resume_at = 0;
-                start_accepting(&w);
-            } else if (w.accept_resume_at < wake) {
-                wake = w.accept_resume_at;
-            }
-        }
-        int timeout = (int)((wake - now) * 1000.0);
-        if (timeout < 0) {
-            timeout = 0;
-        }
-        if (loop_run_once(w.loop, timeout) < 0) {
+        /* The timers (the tick at least) bound the wait. */
+        if (loop_run_once(w.loop, -1) < 0) {
             w.exit_code = 1;
             break;
         }
-        if (now_mono() >= next_tick) {
-            tick(&w);
-            next_tick = now_mono() + TICK_MS / 1000.0;
-        }
         conn_server_free_closed(&w.srv);
     }
+    loop_timer_cancel(w.loop, &w.tick_timer);
+    loop_timer_cancel(w.loop, &w.accept_timer);
     begin_stop(&w, false);
     conn_server_free_closed(&w.srv);
     /* Let the calls in flight on pool threads (and the close() jobs just
