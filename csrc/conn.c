@@ -42,13 +42,19 @@
 #define LINGER_SECONDS  2.0
 #define DRAIN_ROUNDS    16 /* reads of transport-buffered input per event */
 
-enum phase {
-    PHASE_PROXY,     /* waiting for the PROXY protocol header */
-    PHASE_HANDSHAKE, /* TLS handshake */
-    PHASE_HTTP,
+/* Where a connection is in its life; in this order (comparisons use it).
+ * The facts beside it (peer_eof, write_blocked, ...) stay booleans. */
+enum conn_state {
+    CONN_PROXY,     /* waiting for the PROXY protocol header */
+    CONN_HANDSHAKE, /* TLS handshake */
+    CONN_READING,   /* HTTP: reading and parsing requests, no response in progress */
+    CONN_PAUSED,    /* c->handler's response waits for the queue to drain (proceed()) */
+    CONN_LATER,     /* c->handler runs it elsewhere: hands off until hx.finished() */
+    CONN_FLUSHING,  /* no more requests: linger once the queue is empty */
+    CONN_LINGERING, /* write side shut, discarding input until EOF or linger_until */
+    CONN_CLOSED,    /* socket closed; freed at the end of the loop turn */
+    CONN_DETACHED,  /* closed while its handler still had it: freed by hx.finished() */
 };
-
-enum timeout_kind { TO_NONE, TO_IDLE, TO_HEADER, TO_BODY, TO_SEND, TO_LINGER };
 
 struct conn {
     struct loop_watch watch;
@@ -56,14 +62,12 @@ struct conn {
     struct conn_server *srv;
     struct conn *prev, *next;
     int fd;
-    bool closed;
-    bool close_after_flush; /* no more requests: close once the queue is empty */
-    bool lingering;         /* write side shut, discarding input until EOF */
+    enum conn_state state;
     bool peer_eof;
     bool write_blocked;     /* last flush hit EAGAIN */
     bool fwd_trusted;       /* the peer's X-Forwarded-* are believed */
     bool proxy_partial;     /* a PROXY header began: wait for more (edge-triggered) */
-    enum phase phase;
+    bool transport_up;      /* the TLS handshake is done: close_notify on the way out */
     const struct io_ops *io; /* NULL: plain socket */
     void *io_ctx;
     uint32_t read_want;     /* event a read that said IO_AGAIN waits for (0 = EPOLLIN) */
@@ -76,14 +80,18 @@ struct conn {
     struct http_resp resp;
     struct handler_ctx hx;
     struct handler *handler; /* the one with a response in progress (PAUSED or LATER) */
-    bool later;             /* it runs elsewhere: hands off until hx.finished() */
-    bool detached;          /* closed while the handler still had it: freed by hx.finished() */
     double accepted_at;
     double last_read;
     double last_write;
     double linger_until;
     uint64_t requests;
 };
+
+static inline bool
+is_closed(const struct conn *c)
+{
+    return c->state >= CONN_CLOSED;
+}
 
 static void process(struct conn *c);
 static void conn_free(struct conn *c);
@@ -146,29 +154,29 @@ io_sendfile(void *ctx, int fd, off_t *off, size_t n)
 static bool
 resumable(const struct conn *c)
 {
-    return c->handler != NULL && !c->later && outq_pending(&c->out) < HTTP_RESP_LOW_WATER;
+    return c->state == CONN_PAUSED && outq_pending(&c->out) < HTTP_RESP_LOW_WATER;
 }
 
 static void
 set_events(struct conn *c)
 {
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
     uint32_t ev = 0;
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         ev = EPOLLIN;
-    } else if (c->phase == PHASE_PROXY) {
+    } else if (c->state == CONN_PROXY) {
         /* The start of the header stays in the socket (it is only peeked
          * at): level-triggered, epoll would report it again and again. */
         ev = c->proxy_partial ? EPOLLIN | EPOLLET : EPOLLIN;
-    } else if (c->phase == PHASE_HANDSHAKE) {
+    } else if (c->state == CONN_HANDSHAKE) {
         ev = c->read_want ? c->read_want : EPOLLIN;
     } else {
         if (!c->peer_eof && c->in.len < READ_PAUSE_AT) {
             ev |= c->read_want ? c->read_want : EPOLLIN;
         }
-        if (c->later) {
+        if (c->state == CONN_LATER) {
             /* The handler owns the queue elsewhere: nothing to write from
              * here until it has finished. */
         } else if (c->write_blocked && outq_pending(&c->out) > 0) {
@@ -188,25 +196,26 @@ set_events(struct conn *c)
 static void
 close_now(struct conn *c)
 {
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
-    if (c->handler != NULL) {
+    bool detached = false;
+    if (c->state == CONN_PAUSED || c->state == CONN_LATER) {
         /* A handler that still runs with the request (elsewhere, or
          * closing it there) frees the connection when it lets go. */
         struct handler *h = c->handler;
         c->handler = NULL;
-        c->detached = h->stop(h, &c->hx);
+        detached = h->stop(h, &c->hx);
     }
     struct conn_server *s = c->srv;
     loop_unwatch(s->loop, &c->watch);
     loop_timer_cancel(s->loop, &c->timer);
-    if (c->io != NULL && c->phase == PHASE_HTTP) {
+    if (c->io != NULL && c->transport_up) {
         c->io->shutdown(c->io_ctx); /* close_notify, when the socket takes it */
     }
     close(c->fd);
     c->fd = -1;
-    c->closed = true;
+    c->state = detached ? CONN_DETACHED : CONN_CLOSED;
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -221,7 +230,7 @@ close_now(struct conn *c)
      * freed by on_finished() instead. */
     c->prev = NULL;
     c->next = NULL;
-    if (!c->detached) {
+    if (!detached) {
         c->next = s->zombies;
         s->zombies = c;
     } else {
@@ -240,11 +249,11 @@ start_linger(struct conn *c)
         close_now(c);
         return;
     }
-    if (c->io != NULL && c->phase == PHASE_HTTP) {
+    if (c->io != NULL && c->transport_up) {
         c->io->shutdown(c->io_ctx);
     }
     shutdown(c->fd, SHUT_WR);
-    c->lingering = true;
+    c->state = CONN_LINGERING;
     c->linger_until = now_mono() + LINGER_SECONDS;
     set_events(c); /* and the timer, for linger_until */
 }
@@ -287,7 +296,7 @@ request_done(struct conn *c, bool keep_alive)
     http_next(c->parser);
     c->srv->request_done(c->srv);
     if (!keep_alive || c->srv->stopping) {
-        c->close_after_flush = true;
+        c->state = CONN_FLUSHING;
     }
 }
 
@@ -296,17 +305,20 @@ after_handler(struct conn *c, enum handler_rc rc)
 {
     switch (rc) {
     case HANDLER_LATER:
-        c->later = true;
+        c->state = CONN_LATER;
         return;
     case HANDLER_PAUSED:
+        c->state = CONN_PAUSED;
         return;
     case HANDLER_DONE:
         c->handler = NULL;
+        c->state = CONN_READING;
         request_done(c, c->resp.keep_alive);
         return;
     case HANDLER_CLOSE:
     default:
         c->handler = NULL;
+        c->state = CONN_READING;
         request_done(c, false);
         return;
     }
@@ -317,8 +329,7 @@ static void
 on_finished(struct handler_ctx *x, enum handler_rc rc)
 {
     struct conn *c = container_of(x, struct conn, hx);
-    c->later = false;
-    if (c->detached) {
+    if (c->state == CONN_DETACHED) {
         c->srv->n_detached--;
         conn_free(c);
         return;
@@ -390,12 +401,10 @@ dispatch(struct conn *c)
 static void
 bad_request(struct conn *c, int status, const char *why)
 {
-    struct http_req *req = http_request(c->parser);
     log_info("%s:%d: %d %s: %s", c->meta.remote_addr, c->meta.remote_port, status,
              http_status_reason(status), why);
     http_resp_error(&c->out, status, http_error_is_head(c->parser));
-    (void)req;
-    c->close_after_flush = true;
+    c->state = CONN_FLUSHING;
 }
 
 /* Parse and run what is buffered, in order. Stops while a response is
@@ -403,7 +412,7 @@ bad_request(struct conn *c, int status, const char *why)
 static void
 parse_input(struct conn *c)
 {
-    while (!c->closed && !c->close_after_flush && c->handler == NULL) {
+    while (c->state == CONN_READING) {
         if (outq_pending(&c->out) > HTTP_RESP_HIGH_WATER) {
             break;
         }
@@ -539,37 +548,37 @@ linger_read(struct conn *c)
 static void
 process_once(struct conn *c)
 {
-    for (int round = 0; round < 64 && !c->closed; round++) {
+    for (int round = 0; round < 64 && !is_closed(c); round++) {
         parse_input(c);
-        if (c->later) {
+        if (c->state == CONN_LATER) {
             break;
         }
-        if (c->closed || flush(c) < 0) {
+        if (is_closed(c) || flush(c) < 0) {
             return;
         }
         /* A paused response continues once the queue has drained. */
         if (resumable(c)) {
             after_handler(c, c->handler->proceed(c->handler, &c->hx));
-            if (c->later) {
+            if (c->state == CONN_LATER) {
                 break;
             }
             continue;
         }
         break;
     }
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
-    if (c->later) {
+    if (c->state == CONN_LATER) {
         set_events(c);
         return;
     }
-    if (outq_pending(&c->out) == 0 && c->handler == NULL) {
-        if (c->close_after_flush) {
+    if (outq_pending(&c->out) == 0) {
+        if (c->state == CONN_FLUSHING) {
             start_linger(c);
             return;
         }
-        if (c->peer_eof) {
+        if (c->state == CONN_READING && c->peer_eof) {
             /* Nothing more can arrive; a partial request stays unanswered. */
             close_now(c);
             return;
@@ -583,8 +592,8 @@ process_once(struct conn *c)
 static bool
 transport_has_input(struct conn *c)
 {
-    return c->io != NULL && !c->closed && !c->lingering && c->phase == PHASE_HTTP &&
-           !c->later && !c->peer_eof && !c->close_after_flush &&
+    return c->io != NULL && (c->state == CONN_READING || c->state == CONN_PAUSED) &&
+           !c->peer_eof &&
            c->in.len < READ_PAUSE_AT && c->io->pending(c->io_ctx);
 }
 
@@ -597,7 +606,7 @@ process(struct conn *c)
     for (int i = 0; i < DRAIN_ROUNDS && transport_has_input(c); i++) {
         size_t before = c->in.len;
         read_input(c);
-        if (c->closed || c->in.len == before) {
+        if (is_closed(c) || c->in.len == before) {
             return;
         }
         process_once(c);
@@ -652,7 +661,7 @@ read_proxy_header(struct conn *c)
         c->fwd_trusted = ip_allow_match_str(&c->srv->cfg->forwarded_allow, pi.src_addr);
     }
     c->proxy_partial = false;
-    c->phase = c->io != NULL ? PHASE_HANDSHAKE : PHASE_HTTP;
+    c->state = c->io != NULL ? CONN_HANDSHAKE : CONN_READING;
     return true;
 }
 
@@ -663,7 +672,8 @@ handshake(struct conn *c)
     uint32_t want = EPOLLIN;
     int r = c->io->handshake(c->io_ctx, &want);
     if (r == 1) {
-        c->phase = PHASE_HTTP;
+        c->state = CONN_READING;
+        c->transport_up = true;
         c->read_want = 0;
         c->meta.ssl_client_s_dn = c->io->peer_subject(c->io_ctx);
         c->last_read = now_mono();
@@ -687,10 +697,10 @@ handshake(struct conn *c)
 static bool
 advance_phase(struct conn *c)
 {
-    if (c->phase == PHASE_PROXY && !read_proxy_header(c)) {
+    if (c->state == CONN_PROXY && !read_proxy_header(c)) {
         return false;
     }
-    if (c->phase == PHASE_HANDSHAKE && !handshake(c)) {
+    if (c->state == CONN_HANDSHAKE && !handshake(c)) {
         return false;
     }
     return true;
@@ -700,7 +710,7 @@ static void
 on_event(struct loop_watch *lw, uint32_t events)
 {
     struct conn *c = container_of(lw, struct conn, watch);
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
             linger_read(c);
         }
@@ -711,7 +721,7 @@ on_event(struct loop_watch *lw, uint32_t events)
         return;
     }
     bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP);
-    if (UNLIKELY(c->phase != PHASE_HTTP)) {
+    if (UNLIKELY(c->state < CONN_READING)) {
         if (!advance_phase(c)) {
             return;
         }
@@ -721,7 +731,7 @@ on_event(struct loop_watch *lw, uint32_t events)
     }
     if (readable) {
         read_input(c);
-        if (c->closed) {
+        if (is_closed(c)) {
             return;
         }
     }
@@ -757,7 +767,7 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
     outq_init(&c->out);
     c->accepted_at = c->last_read = c->last_write = now_mono();
     c->hx.finished = on_finished;
-    c->phase = PHASE_HTTP;
+    c->state = CONN_READING;
     /* Unix-socket peers are local processes the socket's permissions let
      * in: trusted like gunicorn trusts them, unless nobody is. */
     const struct ip_allow *fwd = &s->cfg->forwarded_allow;
@@ -778,10 +788,10 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
         c->io_ctx = tls_conn_new(l->tls, fd);
         c->io = &tls_io_ops;
         c->meta.url_scheme = "https";
-        c->phase = PHASE_HANDSHAKE;
+        c->state = CONN_HANDSHAKE;
     }
     if (s->cfg->proxy_protocol) {
-        c->phase = PHASE_PROXY;
+        c->state = CONN_PROXY;
     }
     c->next = s->conns;
     if (s->conns != NULL) {
@@ -799,7 +809,7 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
         close_now(c);
         return;
     }
-    if (c->phase == PHASE_PROXY && !proxy_ok) {
+    if (c->state == CONN_PROXY && !proxy_ok) {
         log_info("%s:%d: not in --proxy-allow-from, closing", c->meta.remote_addr,
                  c->meta.remote_port);
         close_now(c);
@@ -807,13 +817,13 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
     }
     /* Data usually arrives with the connection (TCP_DEFER_ACCEPT aside):
      * read it now and save an epoll round trip. */
-    if (c->phase != PHASE_HTTP && !advance_phase(c)) {
+    if (c->state < CONN_READING && !advance_phase(c)) {
         return;
     }
     read_input(c);
-    if (!c->closed && c->in.len > 0) {
+    if (!is_closed(c) && c->in.len > 0) {
         process(c);
-    } else if (!c->closed && (c->io != NULL || s->cfg->proxy_protocol)) {
+    } else if (!is_closed(c) && (c->io != NULL || s->cfg->proxy_protocol)) {
         set_events(c); /* a phase may have changed the events it waits for */
     }
 }
@@ -823,7 +833,7 @@ timeout_request(struct conn *c, const char *what)
 {
     log_info("%s:%d: %s timeout, closing", c->meta.remote_addr, c->meta.remote_port, what);
     http_resp_error(&c->out, 408, false);
-    c->close_after_flush = true;
+    c->state = CONN_FLUSHING;
     process(c);
 }
 
@@ -835,13 +845,13 @@ static double
 deadline(struct conn *c)
 {
     const struct config *cfg = c->srv->cfg;
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         return c->linger_until;
     }
     if (outq_pending(&c->out) > 0 && c->write_blocked) {
         return cfg->send_timeout > 0 ? c->last_write + cfg->send_timeout : 0;
     }
-    if (c->handler != NULL || c->close_after_flush) {
+    if (c->state > CONN_READING) { /* PAUSED, LATER, FLUSHING */
         return 0;
     }
     if (UNLIKELY(transport_has_input(c))) {
@@ -883,7 +893,7 @@ on_timer(struct loop_timer *t)
 {
     struct conn *c = container_of(t, struct conn, timer);
     check_timeout(c, now_mono());
-    if (!c->closed) {
+    if (!is_closed(c)) {
         arm_timer(c);
     }
 }
@@ -892,10 +902,10 @@ static void
 check_timeout(struct conn *c, double now)
 {
     const struct config *cfg = c->srv->cfg;
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         if (now >= c->linger_until) {
             close_now(c);
         }
@@ -908,12 +918,12 @@ check_timeout(struct conn *c, double now)
         }
         return;
     }
-    if (c->handler != NULL || c->close_after_flush) {
+    if (c->state > CONN_READING) { /* PAUSED, LATER, FLUSHING */
         return;
     }
     if (transport_has_input(c)) {
         process(c); /* left behind by the bound in process() */
-        if (c->closed) {
+        if (is_closed(c)) {
             return;
         }
     }
@@ -944,10 +954,10 @@ check_timeout(struct conn *c, double now)
 static void
 drain(struct conn *c)
 {
-    if (c->closed || c->lingering) {
+    if (c->state >= CONN_LINGERING) {
         return;
     }
-    bool idle = c->handler == NULL && outq_pending(&c->out) == 0 &&
+    bool idle = c->state != CONN_PAUSED && c->state != CONN_LATER && outq_pending(&c->out) == 0 &&
                 http_idle(c->parser) && c->in.len == 0;
     /* Busy connections get their response with Connection: close
      * (request_done sees srv->stopping). A connection that has not sent its
