@@ -54,26 +54,6 @@ buf_append_str(struct buf *b, const char *s)
 }
 
 void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    buf_reserve(b, 128);
-    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n >= b->cap - b->len) {
-        buf_reserve(b, (size_t)n + 1);
-        va_start(ap, fmt);
-        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
-}
-
-void
 buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {

@@ -16,7 +16,6 @@ void buf_free(struct buf *b);
 void buf_reserve(struct buf *b, size_t extra); /* room for `extra` more bytes */
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_append_str(struct buf *b, const char *s);
-void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
 static inline void
 buf_reset(struct buf *b)

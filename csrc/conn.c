@@ -1,10 +1,13 @@
 /* A connection's life. The event loop calls on_event(); everything else
  * follows from the state of the input buffer, the parser, the output queue
- * and the pending WSGI call:
- *   read -> http_feed -> (100 Continue) -> wsgi_handle -> outq -> flush
- * A response the socket cannot take yet stays queued; a WSGI iteration that
- * produced more than the high-water mark is paused until the queue drains,
- * so a slow reader costs memory bounded by the mark, never the process.
+ * and the handler with a response in progress:
+ *   read -> http_feed -> (100 Continue) -> handler->handle -> outq -> flush
+ * A response the socket cannot take yet stays queued; a handler that
+ * produced more than the high-water mark is PAUSED until the queue drains
+ * (then proceed()), so a slow reader costs memory bounded by the mark, never
+ * the process. A handler that answered LATER runs elsewhere: until it calls
+ * finished() the connection leaves the request, the response and the queue
+ * alone.
  *
  * Before the first request a connection may have two more phases: a PROXY
  * protocol header to read (--proxy-protocol) and a TLS handshake. Reads and
@@ -31,38 +34,40 @@
 
 #include "http_resp.h"
 #include "log.h"
-#include "pool.h"
 #include "proxy.h"
-#include "appsched.h"
 #include "tls.h"
-#include "wsgi.h"
 
 #define READ_CHUNK      16384
 #define READ_PAUSE_AT   (64 * 1024) /* unparsed input kept while busy */
 #define LINGER_SECONDS  2.0
 #define DRAIN_ROUNDS    16 /* reads of transport-buffered input per event */
 
-enum phase {
-    PHASE_PROXY,     /* waiting for the PROXY protocol header */
-    PHASE_HANDSHAKE, /* TLS handshake */
-    PHASE_HTTP,
+/* Where a connection is in its life; in this order (comparisons use it).
+ * The facts beside it (peer_eof, write_blocked, ...) stay booleans. */
+enum conn_state {
+    CONN_PROXY,     /* waiting for the PROXY protocol header */
+    CONN_HANDSHAKE, /* TLS handshake */
+    CONN_READING,   /* HTTP: reading and parsing requests, no response in progress */
+    CONN_PAUSED,    /* c->handler's response waits for the queue to drain (proceed()) */
+    CONN_LATER,     /* c->handler runs it elsewhere: hands off until hx.finished() */
+    CONN_FLUSHING,  /* no more requests: linger once the queue is empty */
+    CONN_LINGERING, /* write side shut, discarding input until EOF or linger_until */
+    CONN_CLOSED,    /* socket closed; freed at the end of the loop turn */
+    CONN_DETACHED,  /* closed while its handler still had it: freed by hx.finished() */
 };
-
-enum timeout_kind { TO_NONE, TO_IDLE, TO_HEADER, TO_BODY, TO_SEND, TO_LINGER };
 
 struct conn {
     struct loop_watch watch;
-    struct worker *w;
+    struct loop_timer timer; /* the earliest deadline that may apply (see deadline()) */
+    struct conn_server *srv;
     struct conn *prev, *next;
     int fd;
-    bool closed;
-    bool close_after_flush; /* no more requests: close once the queue is empty */
-    bool lingering;         /* write side shut, discarding input until EOF */
+    enum conn_state state;
     bool peer_eof;
     bool write_blocked;     /* last flush hit EAGAIN */
     bool fwd_trusted;       /* the peer's X-Forwarded-* are believed */
     bool proxy_partial;     /* a PROXY header began: wait for more (edge-triggered) */
-    enum phase phase;
+    bool transport_up;      /* the TLS handshake is done: close_notify on the way out */
     const struct io_ops *io; /* NULL: plain socket */
     void *io_ctx;
     uint32_t read_want;     /* event a read that said IO_AGAIN waits for (0 = EPOLLIN) */
@@ -73,20 +78,8 @@ struct conn {
     struct buf in;
     struct outq out;
     struct http_resp resp;
-    struct wsgi_call *call; /* a paused response iteration */
-    /* --threads: the app runs on a pool thread; while running the loop
-     * touches neither the parser, the response nor the output queue. */
-    struct pool_job job;
-    enum { JOB_HANDLE, JOB_RESUME, JOB_ABORT } job_kind;
-    enum wsgi_rc job_rc;
-    bool running;
-    bool detached;          /* closed while running: freed when the job returns */
-    /* The current call runs on the loop thread (no pool, or appsched.h chose
-     * it for the route): its resumes and close() run there too. */
-    bool call_inline;
-    uint64_t route;         /* appsched_key() of the current request */
-    double job_took;        /* seconds the last job spent in the app */
-    double job_started;
+    struct handler_ctx hx;
+    struct handler *handler; /* the one with a response in progress (PAUSED or LATER) */
     double accepted_at;
     double last_read;
     double last_write;
@@ -94,7 +87,15 @@ struct conn {
     uint64_t requests;
 };
 
+static inline bool
+is_closed(const struct conn *c)
+{
+    return c->state >= CONN_CLOSED;
+}
+
 static void process(struct conn *c);
+static void conn_free(struct conn *c);
+static void arm_timer(struct conn *c);
 
 static ssize_t
 sock_writev(void *ctx, const struct iovec *iov, int n)
@@ -148,42 +149,36 @@ io_sendfile(void *ctx, int fd, off_t *off, size_t n)
     return r;
 }
 
-struct conn *
-conn_next(struct conn *c)
-{
-    return c->next;
-}
-
-/* A paused response iteration that may go on now: the queue has drained
- * below the low-water mark and no pool thread holds the call. */
+/* A paused response that may go on now: the queue has drained below the
+ * low-water mark and the handler is not running it elsewhere. */
 static bool
 resumable(const struct conn *c)
 {
-    return c->call != NULL && !c->running && outq_pending(&c->out) < HTTP_RESP_LOW_WATER;
+    return c->state == CONN_PAUSED && outq_pending(&c->out) < HTTP_RESP_LOW_WATER;
 }
 
 static void
 set_events(struct conn *c)
 {
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
     uint32_t ev = 0;
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         ev = EPOLLIN;
-    } else if (c->phase == PHASE_PROXY) {
+    } else if (c->state == CONN_PROXY) {
         /* The start of the header stays in the socket (it is only peeked
          * at): level-triggered, epoll would report it again and again. */
         ev = c->proxy_partial ? EPOLLIN | EPOLLET : EPOLLIN;
-    } else if (c->phase == PHASE_HANDSHAKE) {
+    } else if (c->state == CONN_HANDSHAKE) {
         ev = c->read_want ? c->read_want : EPOLLIN;
     } else {
         if (!c->peer_eof && c->in.len < READ_PAUSE_AT) {
             ev |= c->read_want ? c->read_want : EPOLLIN;
         }
-        if (c->running) {
-            /* A pool thread owns the queue and the call: nothing to write
-             * from here until its job is back (conn_job_done). */
+        if (c->state == CONN_LATER) {
+            /* The handler owns the queue elsewhere: nothing to write from
+             * here until it has finished. */
         } else if (c->write_blocked && outq_pending(&c->out) > 0) {
             ev |= c->write_want ? c->write_want : EPOLLOUT;
         } else if (outq_pending(&c->out) > 0 || resumable(c)) {
@@ -194,68 +189,54 @@ set_events(struct conn *c)
             ev |= EPOLLOUT;
         }
     }
-    loop_modify(c->w->loop, &c->watch, ev);
+    loop_modify(c->srv->loop, &c->watch, ev);
+    arm_timer(c);
 }
 
 static void
 close_now(struct conn *c)
 {
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
-    if (c->call != NULL && !c->running) {
-        if (!c->call_inline) {
-            /* close() of the result is Python: it runs on a pool thread,
-             * and the connection is freed when that job is back. */
-            c->job_kind = JOB_ABORT;
-            c->job.pin = c->job.ran_on;
-            c->running = true;
-            c->detached = true;
-            pool_submit(c->w->pool, &c->job);
-        } else {
-            struct wsgi_call *call = c->call;
-            c->call = NULL;
-            wsgi_abort(call);
-        }
+    bool detached = false;
+    if (c->state == CONN_PAUSED || c->state == CONN_LATER) {
+        /* A handler that still runs with the request (elsewhere, or
+         * closing it there) frees the connection when it lets go. */
+        struct handler *h = c->handler;
+        c->handler = NULL;
+        detached = h->stop(h, &c->hx);
     }
-    if (c->running) {
-        c->detached = true;
-    }
-    loop_unwatch(c->w->loop, &c->watch);
-    if (c->io != NULL && c->phase == PHASE_HTTP) {
+    struct conn_server *s = c->srv;
+    loop_unwatch(s->loop, &c->watch);
+    loop_timer_cancel(s->loop, &c->timer);
+    if (c->io != NULL && c->transport_up) {
         c->io->shutdown(c->io_ctx); /* close_notify, when the socket takes it */
     }
     close(c->fd);
     c->fd = -1;
-    c->closed = true;
-    struct worker *w = c->w;
+    c->state = detached ? CONN_DETACHED : CONN_CLOSED;
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
-        w->conns = c->next;
+        s->conns = c->next;
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
     }
-    w->n_conns--;
+    s->n_conns--;
     /* Freed at the end of the loop iteration: events for it may still be
-     * queued in this epoll batch. A connection whose job still runs is
-     * freed by conn_job_done() instead. */
+     * queued in this epoll batch. A connection its handler still has is
+     * freed by on_finished() instead. */
     c->prev = NULL;
     c->next = NULL;
-    if (!c->detached) {
-        c->next = w->zombies;
-        w->zombies = c;
+    if (!detached) {
+        c->next = s->zombies;
+        s->zombies = c;
     } else {
-        w->n_detached++;
+        s->n_detached++;
     }
-    worker_conn_closed(w, c);
-}
-
-void
-conn_abort(struct conn *c)
-{
-    close_now(c);
+    s->conn_closed(s);
 }
 
 /* Half-close and discard what the client still sends, so that a response
@@ -268,13 +249,13 @@ start_linger(struct conn *c)
         close_now(c);
         return;
     }
-    if (c->io != NULL && c->phase == PHASE_HTTP) {
+    if (c->io != NULL && c->transport_up) {
         c->io->shutdown(c->io_ctx);
     }
     shutdown(c->fd, SHUT_WR);
-    c->lingering = true;
+    c->state = CONN_LINGERING;
     c->linger_until = now_mono() + LINGER_SECONDS;
-    set_events(c);
+    set_events(c); /* and the timer, for linger_until */
 }
 
 static void
@@ -313,104 +294,48 @@ request_done(struct conn *c, bool keep_alive)
     log_request(c, req);
     c->requests++;
     http_next(c->parser);
-    worker_request_done(c->w);
-    if (!keep_alive || c->w->stopping) {
-        c->close_after_flush = true;
+    c->srv->request_done(c->srv);
+    if (!keep_alive || c->srv->stopping) {
+        c->state = CONN_FLUSHING;
     }
 }
 
 static void
-after_app(struct conn *c, enum wsgi_rc rc)
+after_handler(struct conn *c, enum handler_rc rc)
 {
     switch (rc) {
-    case WSGI_PAUSED:
+    case HANDLER_LATER:
+        c->state = CONN_LATER;
         return;
-    case WSGI_DONE:
-        c->call = NULL;
+    case HANDLER_PAUSED:
+        c->state = CONN_PAUSED;
+        return;
+    case HANDLER_DONE:
+        c->handler = NULL;
+        c->state = CONN_READING;
         request_done(c, c->resp.keep_alive);
         return;
-    case WSGI_CLOSE:
+    case HANDLER_CLOSE:
     default:
-        c->call = NULL;
+        c->handler = NULL;
+        c->state = CONN_READING;
         request_done(c, false);
         return;
     }
 }
 
+/* The handler's LATER work is over (on the loop thread). */
 static void
-run_job(struct pool_job *job)
+on_finished(struct handler_ctx *x, enum handler_rc rc)
 {
-    struct conn *c = container_of(job, struct conn, job);
-    switch (c->job_kind) {
-    case JOB_HANDLE:
-        c->job_rc = wsgi_handle(http_request(c->parser), &c->resp, &c->call);
-        c->job_took = wsgi_last_span();
-        break;
-    case JOB_RESUME:
-        c->job_rc = wsgi_resume(c->call);
-        c->job_took = wsgi_last_span();
-        break;
-    case JOB_ABORT:
-        wsgi_abort(c->call);
-        c->call = NULL;
-        break;
-    }
-}
-
-static void
-submit(struct conn *c, int kind)
-{
-    /* The app is called on any thread; its result is iterated and closed
-     * on that same thread. */
-    c->job.pin = kind == JOB_HANDLE ? -1 : c->job.ran_on;
-    c->job_kind = kind;
-    c->running = true;
-    c->job_started = now_mono();
-    c->w->n_running++;
-    pool_submit(c->w->pool, &c->job);
-}
-
-void
-conn_job_done(struct pool_job *job)
-{
-    struct conn *c = container_of(job, struct conn, job);
-    struct worker *w = c->w;
-    c->running = false;
-    if (c->job_kind != JOB_ABORT || !c->detached) {
-        w->n_running--;
-    }
-    if (c->detached) {
-        if (c->job_kind != JOB_ABORT && c->job_rc == WSGI_PAUSED && c->call != NULL) {
-            c->job_kind = JOB_ABORT;
-            c->job.pin = c->job.ran_on;
-            c->running = true;
-            pool_submit(w->pool, &c->job);
-            return;
-        }
-        w->n_detached--;
+    struct conn *c = container_of(x, struct conn, hx);
+    if (c->state == CONN_DETACHED) {
+        c->srv->n_detached--;
         conn_free(c);
         return;
     }
-    appsched_pool_took(c->route, c->job_took);
-    enum wsgi_rc rc = c->job_rc;
-    if (rc != WSGI_PAUSED) {
-        c->call = NULL;
-    }
-    after_app(c, rc);
+    after_handler(c, rc);
     process(c);
-}
-
-double
-conn_running_since(struct conn *c, char *what, size_t n)
-{
-    if (!c->running || c->detached) {
-        return 0;
-    }
-    struct http_req *req = http_request(c->parser);
-    snprintf(what, n, "%.*s %.*s from %s", (int)req->method_len, req->method,
-             (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
-             req->meta->remote_addr[0] ? req->meta->remote_addr : "unix socket");
-    return c->job_started;
 }
 
 static void bad_request(struct conn *c, int status, const char *why);
@@ -427,7 +352,7 @@ apply_forwarded(struct conn *c, struct http_req *req)
         return true;
     }
     struct forwarded_info fi;
-    proxy_forwarded(req->headers, req->n_headers, &c->w->cfg->forwarded_allow, &fi);
+    proxy_forwarded(req->headers, req->n_headers, &c->srv->cfg->forwarded_allow, &fi);
     if (fi.scheme == FWD_SCHEME_CONFLICT) {
         bad_request(c, 400, "contradictory X-Forwarded-Proto/-Ssl/-Protocol fields");
         return false;
@@ -448,59 +373,38 @@ apply_forwarded(struct conn *c, struct http_req *req)
     return true;
 }
 
-/* An app call or resume on the loop thread. With a pool beside it, how long
- * it held Python teaches appsched.h where the route's next calls run. */
-static enum wsgi_rc
-run_inline(struct conn *c, int kind)
-{
-    enum wsgi_rc rc = kind == JOB_HANDLE
-                          ? wsgi_handle(http_request(c->parser), &c->resp, &c->call)
-                          : wsgi_resume(c->call);
-    if (c->w->pool != NULL) {
-        appsched_inline_took(c->route, wsgi_last_span());
-    }
-    return rc;
-}
-
 static void
 dispatch(struct conn *c)
 {
-    struct worker *w = c->w;
+    struct conn_server *s = c->srv;
     struct http_req *req = http_request(c->parser);
     if (!apply_forwarded(c, req)) {
         return;
     }
-    bool keep = !w->stopping && w->cfg->keepalive > 0 && !http_upgraded(c->parser);
+    bool keep = !s->stopping && s->cfg->keepalive > 0 && !http_upgraded(c->parser);
     http_resp_init(&c->resp, &c->out, req, keep);
-    c->call = NULL;
-    /* Hand each chunk of a streamed body back to the loop, so it is sent
-     * while the app produces the next one (PEP 3333: no block may be held
-     * back waiting for the next). */
-    c->resp.yield_each_chunk = true;
-    c->route = appsched_key(req->method, req->method_len, req->path, req->path_len);
-    c->call_inline = w->pool == NULL || appsched_inline(c->route);
-    if (!c->call_inline) {
-        submit(c, JOB_HANDLE);
-        return;
+    c->hx.req = req;
+    c->hx.resp = &c->resp;
+    c->hx.data = NULL;
+    for (struct handler *h = s->chain; h != NULL; h = h->next) {
+        enum handler_rc rc = h->handle(h, &c->hx);
+        if (rc != HANDLER_DECLINED) {
+            c->handler = h;
+            after_handler(c, rc);
+            return;
+        }
     }
-    worker_busy(w, req);
-    enum wsgi_rc rc = run_inline(c, JOB_HANDLE);
-    worker_idle(w);
-    if (rc != WSGI_PAUSED) {
-        c->call = NULL;
-    }
-    after_app(c, rc);
+    http_resp_simple(&c->resp, 404, "Not Found\n");
+    request_done(c, c->resp.keep_alive);
 }
 
 static void
 bad_request(struct conn *c, int status, const char *why)
 {
-    struct http_req *req = http_request(c->parser);
     log_info("%s:%d: %d %s: %s", c->meta.remote_addr, c->meta.remote_port, status,
              http_status_reason(status), why);
     http_resp_error(&c->out, status, http_error_is_head(c->parser));
-    (void)req;
-    c->close_after_flush = true;
+    c->state = CONN_FLUSHING;
 }
 
 /* Parse and run what is buffered, in order. Stops while a response is
@@ -508,7 +412,7 @@ bad_request(struct conn *c, int status, const char *why)
 static void
 parse_input(struct conn *c)
 {
-    while (!c->closed && !c->close_after_flush && c->call == NULL && !c->running) {
+    while (c->state == CONN_READING) {
         if (outq_pending(&c->out) > HTTP_RESP_HIGH_WATER) {
             break;
         }
@@ -644,43 +548,37 @@ linger_read(struct conn *c)
 static void
 process_once(struct conn *c)
 {
-    for (int round = 0; round < 64 && !c->closed; round++) {
+    for (int round = 0; round < 64 && !is_closed(c); round++) {
         parse_input(c);
-        if (c->running) {
+        if (c->state == CONN_LATER) {
             break;
         }
-        if (c->closed || flush(c) < 0) {
+        if (is_closed(c) || flush(c) < 0) {
             return;
         }
         /* A paused response continues once the queue has drained. */
         if (resumable(c)) {
-            if (!c->call_inline) {
-                submit(c, JOB_RESUME);
+            after_handler(c, c->handler->proceed(c->handler, &c->hx));
+            if (c->state == CONN_LATER) {
                 break;
-            }
-            worker_busy(c->w, http_request(c->parser));
-            enum wsgi_rc rc = run_inline(c, JOB_RESUME);
-            worker_idle(c->w);
-            if (rc != WSGI_PAUSED) {
-                after_app(c, rc);
             }
             continue;
         }
         break;
     }
-    if (c->closed) {
+    if (is_closed(c)) {
         return;
     }
-    if (c->running) {
+    if (c->state == CONN_LATER) {
         set_events(c);
         return;
     }
-    if (outq_pending(&c->out) == 0 && c->call == NULL) {
-        if (c->close_after_flush) {
+    if (outq_pending(&c->out) == 0) {
+        if (c->state == CONN_FLUSHING) {
             start_linger(c);
             return;
         }
-        if (c->peer_eof) {
+        if (c->state == CONN_READING && c->peer_eof) {
             /* Nothing more can arrive; a partial request stays unanswered. */
             close_now(c);
             return;
@@ -694,8 +592,8 @@ process_once(struct conn *c)
 static bool
 transport_has_input(struct conn *c)
 {
-    return c->io != NULL && !c->closed && !c->lingering && c->phase == PHASE_HTTP &&
-           !c->running && !c->peer_eof && !c->close_after_flush &&
+    return c->io != NULL && (c->state == CONN_READING || c->state == CONN_PAUSED) &&
+           !c->peer_eof &&
            c->in.len < READ_PAUSE_AT && c->io->pending(c->io_ctx);
 }
 
@@ -703,12 +601,12 @@ static void
 process(struct conn *c)
 {
     process_once(c);
-    /* Bounded, so one pipelining client cannot hold the loop; the tick
-     * (conn_check_timeout) picks up what is left. */
+    /* Bounded, so one pipelining client cannot hold the loop; the timer
+     * (deadline(), check_timeout()) picks up what is left. */
     for (int i = 0; i < DRAIN_ROUNDS && transport_has_input(c); i++) {
         size_t before = c->in.len;
         read_input(c);
-        if (c->closed || c->in.len == before) {
+        if (is_closed(c) || c->in.len == before) {
             return;
         }
         process_once(c);
@@ -760,10 +658,10 @@ read_proxy_header(struct conn *c)
         snprintf(c->meta.remote_addr, sizeof(c->meta.remote_addr), "%s", pi.src_addr);
         c->meta.remote_port = pi.src_port;
         /* X-Forwarded-* now come from the client the proxy relays. */
-        c->fwd_trusted = ip_allow_match_str(&c->w->cfg->forwarded_allow, pi.src_addr);
+        c->fwd_trusted = ip_allow_match_str(&c->srv->cfg->forwarded_allow, pi.src_addr);
     }
     c->proxy_partial = false;
-    c->phase = c->io != NULL ? PHASE_HANDSHAKE : PHASE_HTTP;
+    c->state = c->io != NULL ? CONN_HANDSHAKE : CONN_READING;
     return true;
 }
 
@@ -774,7 +672,8 @@ handshake(struct conn *c)
     uint32_t want = EPOLLIN;
     int r = c->io->handshake(c->io_ctx, &want);
     if (r == 1) {
-        c->phase = PHASE_HTTP;
+        c->state = CONN_READING;
+        c->transport_up = true;
         c->read_want = 0;
         c->meta.ssl_client_s_dn = c->io->peer_subject(c->io_ctx);
         c->last_read = now_mono();
@@ -798,10 +697,10 @@ handshake(struct conn *c)
 static bool
 advance_phase(struct conn *c)
 {
-    if (c->phase == PHASE_PROXY && !read_proxy_header(c)) {
+    if (c->state == CONN_PROXY && !read_proxy_header(c)) {
         return false;
     }
-    if (c->phase == PHASE_HANDSHAKE && !handshake(c)) {
+    if (c->state == CONN_HANDSHAKE && !handshake(c)) {
         return false;
     }
     return true;
@@ -811,7 +710,7 @@ static void
 on_event(struct loop_watch *lw, uint32_t events)
 {
     struct conn *c = container_of(lw, struct conn, watch);
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
             linger_read(c);
         }
@@ -822,7 +721,7 @@ on_event(struct loop_watch *lw, uint32_t events)
         return;
     }
     bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP);
-    if (UNLIKELY(c->phase != PHASE_HTTP)) {
+    if (UNLIKELY(c->state < CONN_READING)) {
         if (!advance_phase(c)) {
             return;
         }
@@ -832,7 +731,7 @@ on_event(struct loop_watch *lw, uint32_t events)
     }
     if (readable) {
         read_input(c);
-        if (c->closed) {
+        if (is_closed(c)) {
             return;
         }
     }
@@ -840,22 +739,22 @@ on_event(struct loop_watch *lw, uint32_t events)
 }
 
 void
-conn_new(struct worker *w, int fd, const struct listener *l, const struct sockaddr *peer,
+conn_new(struct conn_server *s, int fd, const struct listener *l, const struct sockaddr *peer,
          socklen_t peerlen)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
-    c->w = w;
+    c->srv = s;
     c->fd = fd;
     c->meta.url_scheme = "http";
     (void)peerlen;
     if (peer->sa_family == AF_INET) {
-        const struct sockaddr_in *s = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &s->sin_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
-        c->meta.remote_port = ntohs(s->sin_port);
+        const struct sockaddr_in *sa = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &sa->sin_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
+        c->meta.remote_port = ntohs(sa->sin_port);
     } else if (peer->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &s->sin6_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
-        c->meta.remote_port = ntohs(s->sin6_port);
+        const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &sa->sin6_addr, c->meta.remote_addr, sizeof(c->meta.remote_addr));
+        c->meta.remote_port = ntohs(sa->sin6_port);
     }
     if (!l->is_unix) {
         int one = 1;
@@ -863,25 +762,25 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
     }
     snprintf(c->meta.server_name, sizeof(c->meta.server_name), "%s", l->host);
     snprintf(c->meta.server_port, sizeof(c->meta.server_port), "%s", l->port);
-    c->parser = http_parser_new(&w->limits, &c->meta);
+    c->parser = http_parser_new(s->limits, &c->meta);
     buf_init(&c->in);
     outq_init(&c->out);
     c->accepted_at = c->last_read = c->last_write = now_mono();
-    c->job.run = run_job;
-    c->phase = PHASE_HTTP;
+    c->hx.finished = on_finished;
+    c->state = CONN_READING;
     /* Unix-socket peers are local processes the socket's permissions let
      * in: trusted like gunicorn trusts them, unless nobody is. */
-    const struct ip_allow *fwd = &w->cfg->forwarded_allow;
+    const struct ip_allow *fwd = &s->cfg->forwarded_allow;
     bool allowing = fwd->any || fwd->n > 0;
     bool proxy_ok = true;
     if (peer->sa_family == AF_INET) {
         const void *a = &((const struct sockaddr_in *)peer)->sin_addr;
         c->fwd_trusted = ip_allow_match(fwd, AF_INET, a);
-        proxy_ok = ip_allow_match(&w->cfg->proxy_allow, AF_INET, a);
+        proxy_ok = ip_allow_match(&s->cfg->proxy_allow, AF_INET, a);
     } else if (peer->sa_family == AF_INET6) {
         const void *a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
         c->fwd_trusted = ip_allow_match(fwd, AF_INET6, a);
-        proxy_ok = ip_allow_match(&w->cfg->proxy_allow, AF_INET6, a);
+        proxy_ok = ip_allow_match(&s->cfg->proxy_allow, AF_INET6, a);
     } else {
         c->fwd_trusted = allowing;
     }
@@ -889,27 +788,28 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
         c->io_ctx = tls_conn_new(l->tls, fd);
         c->io = &tls_io_ops;
         c->meta.url_scheme = "https";
-        c->phase = PHASE_HANDSHAKE;
+        c->state = CONN_HANDSHAKE;
     }
-    if (w->cfg->proxy_protocol) {
-        c->phase = PHASE_PROXY;
+    if (s->cfg->proxy_protocol) {
+        c->state = CONN_PROXY;
     }
-    c->next = w->conns;
-    if (w->conns != NULL) {
-        w->conns->prev = c;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
     }
-    w->conns = c;
-    w->n_conns++;
-    if (loop_watch(w->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, on_event) != 0) {
+    s->conns = c;
+    s->n_conns++;
+    if (loop_watch(s->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, on_event) != 0) {
         close_now(c);
         return;
     }
+    arm_timer(c);
     if (c->io != NULL && c->io_ctx == NULL) {
         c->io = NULL; /* tls_conn_new failed (logged): nothing to free */
         close_now(c);
         return;
     }
-    if (c->phase == PHASE_PROXY && !proxy_ok) {
+    if (c->state == CONN_PROXY && !proxy_ok) {
         log_info("%s:%d: not in --proxy-allow-from, closing", c->meta.remote_addr,
                  c->meta.remote_port);
         close_now(c);
@@ -917,13 +817,13 @@ conn_new(struct worker *w, int fd, const struct listener *l, const struct sockad
     }
     /* Data usually arrives with the connection (TCP_DEFER_ACCEPT aside):
      * read it now and save an epoll round trip. */
-    if (c->phase != PHASE_HTTP && !advance_phase(c)) {
+    if (c->state < CONN_READING && !advance_phase(c)) {
         return;
     }
     read_input(c);
-    if (!c->closed && c->in.len > 0) {
+    if (!is_closed(c) && c->in.len > 0) {
         process(c);
-    } else if (!c->closed && (c->io != NULL || w->cfg->proxy_protocol)) {
+    } else if (!is_closed(c) && (c->io != NULL || s->cfg->proxy_protocol)) {
         set_events(c); /* a phase may have changed the events it waits for */
     }
 }
@@ -933,18 +833,79 @@ timeout_request(struct conn *c, const char *what)
 {
     log_info("%s:%d: %s timeout, closing", c->meta.remote_addr, c->meta.remote_port, what);
     http_resp_error(&c->out, 408, false);
-    c->close_after_flush = true;
+    c->state = CONN_FLUSHING;
     process(c);
 }
 
-void
-conn_check_timeout(struct conn *c, double now)
+#define TRANSPORT_RETRY 0.01 /* input left in the transport by process()'s bound */
+
+/* When check_timeout() may have something to do, from the connection's
+ * state; 0 = nothing to wait for. The same cases, in the same order. */
+static double
+deadline(struct conn *c)
 {
-    const struct config *cfg = c->w->cfg;
-    if (c->closed) {
+    const struct config *cfg = c->srv->cfg;
+    if (c->state == CONN_LINGERING) {
+        return c->linger_until;
+    }
+    if (outq_pending(&c->out) > 0 && c->write_blocked) {
+        return cfg->send_timeout > 0 ? c->last_write + cfg->send_timeout : 0;
+    }
+    if (c->state > CONN_READING) { /* PAUSED, LATER, FLUSHING */
+        return 0;
+    }
+    if (UNLIKELY(transport_has_input(c))) {
+        return now_mono() + TRANSPORT_RETRY;
+    }
+    if (http_in_body(c->parser)) {
+        return cfg->body_timeout > 0 ? c->last_read + cfg->body_timeout : 0;
+    }
+    if (!http_idle(c->parser)) {
+        return cfg->header_timeout > 0
+                   ? http_request(c->parser)->start_mono + cfg->header_timeout
+                   : 0;
+    }
+    if (c->requests == 0) {
+        return cfg->header_timeout > 0 ? c->accepted_at + cfg->header_timeout : 0;
+    }
+    return (c->last_write > c->last_read ? c->last_write : c->last_read) + cfg->keepalive;
+}
+
+static void on_timer(struct loop_timer *t);
+
+/* Lazily: a deadline that moved later (a keep-alive client's every request
+ * does) leaves the timer where it is; it fires early, check_timeout() finds
+ * nothing to do and the timer is set again for the real deadline. Only an
+ * earlier one moves it. */
+static void
+arm_timer(struct conn *c)
+{
+    double at = deadline(c);
+    if (at > 0 && (c->timer.at == 0 || at < c->timer.at)) {
+        loop_timer_set(c->srv->loop, &c->timer, at, on_timer);
+    }
+}
+
+static void check_timeout(struct conn *c, double now);
+
+static void
+on_timer(struct loop_timer *t)
+{
+    struct conn *c = container_of(t, struct conn, timer);
+    check_timeout(c, now_mono());
+    if (!is_closed(c)) {
+        arm_timer(c);
+    }
+}
+
+static void
+check_timeout(struct conn *c, double now)
+{
+    const struct config *cfg = c->srv->cfg;
+    if (is_closed(c)) {
         return;
     }
-    if (c->lingering) {
+    if (c->state == CONN_LINGERING) {
         if (now >= c->linger_until) {
             close_now(c);
         }
@@ -957,12 +918,12 @@ conn_check_timeout(struct conn *c, double now)
         }
         return;
     }
-    if (c->call != NULL || c->close_after_flush || c->running) {
+    if (c->state > CONN_READING) { /* PAUSED, LATER, FLUSHING */
         return;
     }
     if (transport_has_input(c)) {
         process(c); /* left behind by the bound in process() */
-        if (c->closed) {
+        if (is_closed(c)) {
             return;
         }
     }
@@ -990,16 +951,16 @@ conn_check_timeout(struct conn *c, double now)
     }
 }
 
-void
-conn_drain(struct conn *c)
+static void
+drain(struct conn *c)
 {
-    if (c->closed || c->lingering) {
+    if (c->state >= CONN_LINGERING) {
         return;
     }
-    bool idle = c->call == NULL && !c->running && outq_pending(&c->out) == 0 &&
+    bool idle = c->state != CONN_PAUSED && c->state != CONN_LATER && outq_pending(&c->out) == 0 &&
                 http_idle(c->parser) && c->in.len == 0;
     /* Busy connections get their response with Connection: close
-     * (request_done sees w->stopping). A connection that has not sent its
+     * (request_done sees srv->stopping). A connection that has not sent its
      * first request yet is answered too: the request is most likely on its
      * way, and closing would reset it. */
     if (!idle || c->requests == 0) {
@@ -1010,12 +971,12 @@ conn_drain(struct conn *c)
      * waits for that request (answered with Connection: close) or for the
      * keep-alive timeout: no request is lost to the race. Alone, it closes
      * now, as gunicorn does. */
-    if (c->w->slot == NULL) {
+    if (!c->srv->drain_waits_idle) {
         close_now(c);
     }
 }
 
-void
+static void
 conn_free(struct conn *c)
 {
     /* Here, not in close_now: an app thread may still read the client
@@ -1030,3 +991,32 @@ conn_free(struct conn *c)
     free(c);
 }
 
+
+void
+conn_server_drain(struct conn_server *s)
+{
+    struct conn *c = s->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        drain(c);
+        c = next;
+    }
+}
+
+void
+conn_server_abort(struct conn_server *s)
+{
+    while (s->conns != NULL) {
+        close_now(s->conns);
+    }
+}
+
+void
+conn_server_free_closed(struct conn_server *s)
+{
+    while (s->zombies != NULL) {
+        struct conn *c = s->zombies;
+        s->zombies = c->next;
+        conn_free(c);
+    }
+}

@@ -1,31 +1,55 @@
-/* One client connection: reads into the parser, runs requests through the
- * WSGI bridge, flushes the output queue, keep-alive, pipelining, timeouts,
- * lingering and deferred close. */
+/* One client connection: reads into the parser, hands each complete request
+ * to the handler chain (handler.h), flushes the output queue, keep-alive,
+ * pipelining, timeouts, lingering and deferred close. Knows no Python and
+ * no worker: what the connections of one worker share is a conn_server. */
 #ifndef WSGIHOST_CONN_H
 #define WSGIHOST_CONN_H
 
 #include <sys/socket.h>
 
-#include "worker.h"
+#include "config.h"
+#include "handler.h"
+#include "http.h"
+#include "listener.h"
+#include "loop.h"
+
+struct conn;
+
+/* Embedded in the owner (the worker), which fills the first part;
+ * container_of() gets the owner back in the callbacks. */
+struct conn_server {
+    struct loop *loop;
+    const struct config *cfg;
+    const struct http_limits *limits;
+    struct handler *chain;
+    /* Set by the owner when it stops: responses end with Connection: close. */
+    bool stopping;
+    /* conn_server_drain(): idle keep-alive clients may still send one more
+     * request (several workers share the socket; alone, close them now). */
+    bool drain_waits_idle;
+    /* A response is complete (counted for --max-requests; may call
+     * conn_server_drain()). */
+    void (*request_done)(struct conn_server *s);
+    /* A connection closed: n_conns went down. */
+    void (*conn_closed)(struct conn_server *s);
+
+    /* Kept by conn.c. */
+    struct conn *conns;   /* open */
+    struct conn *zombies; /* closed, freed by conn_server_free_closed() */
+    size_t n_conns;
+    size_t n_detached;    /* closed, waiting for their handler to let go */
+};
 
 /* Take ownership of an accepted, non-blocking socket. */
-void conn_new(struct worker *w, int fd, const struct listener *l,
+void conn_new(struct conn_server *s, int fd, const struct listener *l,
               const struct sockaddr *peer, socklen_t peerlen);
-/* Apply deadlines (header, body, keep-alive, send, linger). */
-void conn_check_timeout(struct conn *c, double now);
-/* The worker is stopping: close the connection if it is between requests;
- * otherwise its current response will end with Connection: close. */
-void conn_drain(struct conn *c);
-/* Close now (the app's result is close()d if a response is in progress). */
-void conn_abort(struct conn *c);
-/* Release a closed connection's memory. */
-void conn_free(struct conn *c);
-struct conn *conn_next(struct conn *c);
-/* --threads: a job handed to the pool is back (called on the loop thread). */
-struct pool_job;
-void conn_job_done(struct pool_job *job);
-/* When the app has been running for this connection's request (0 = not
- * running); what gets "METHOD target from addr". */
-double conn_running_since(struct conn *c, char *what, size_t n);
+/* The owner is stopping gracefully: close the connections that are between
+ * requests; the others' current response will end with Connection: close. */
+void conn_server_drain(struct conn_server *s);
+/* Close every connection now (their handlers are stopped). */
+void conn_server_abort(struct conn_server *s);
+/* Free the connections closed since the last call: at the end of a loop
+ * iteration, when no event of the batch can name them any more. */
+void conn_server_free_closed(struct conn_server *s);
 
 #endif

@@ -181,12 +181,28 @@ on_header_value(llhttp_t *ll, const char *at, size_t len)
     return 0;
 }
 
-/* RFC 9110 5.6.2 tchar */
-static bool
-is_tchar(unsigned char c)
+const bool http_tchar[256] = {
+    ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+    ['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+    ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+    ['`'] = true, ['|'] = true, ['~'] = true,
+};
+
+bool
+http_parse_content_length(const char *v, size_t n, int64_t *out)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    if (n == 0 || n > 18) {
+        return false;
+    }
+    int64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return false;
+        }
+        x = x * 10 + (v[i] - '0');
+    }
+    *out = x;
+    return true;
 }
 
 static bool
@@ -435,7 +451,7 @@ on_headers_complete(llhttp_t *ll)
         /* RFC 9112 5.1: no whitespace between a field name and the colon;
          * a server MUST reject such a request (llhttp lets "X-A :" through). */
         for (size_t k = 0; k < f->name_len; k++) {
-            if (!is_tchar((unsigned char)f->name[k])) {
+            if (!http_is_tchar((unsigned char)f->name[k])) {
                 return fail(p, 400, "invalid character in a header name");
             }
         }
@@ -677,7 +693,7 @@ method_status(const struct http_parser *p, const char *data, size_t len)
         if (data[i] == ' ') {
             return n > 0 ? 501 : 400;
         }
-        if (!is_tchar((unsigned char)data[i]) || n >= 32) {
+        if (!http_is_tchar((unsigned char)data[i]) || n >= 32) {
             return 400;
         }
     }

@@ -93,4 +93,17 @@ bool http_upgraded(const struct http_parser *p);
 
 const char *http_status_reason(int status);
 
+/* RFC 9110 5.6.2 tchar: the bytes a token (a method, a field name) is made
+ * of. One table for the parser, the response and the bridge. */
+extern const bool http_tchar[256];
+static inline bool
+http_is_tchar(unsigned char c)
+{
+    return http_tchar[c];
+}
+
+/* A Content-Length value: 1 to 18 decimal digits (below 2^63), nothing
+ * else. Returns false for anything but that. */
+bool http_parse_content_length(const char *v, size_t n, int64_t *out);
+
 #endif

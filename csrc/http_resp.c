@@ -114,14 +114,8 @@ http_resp_add_header(struct http_resp *r, const char *name, size_t nlen, const c
 {
     if (name_is(name, nlen, "content-length", 14)) {
         int64_t v = 0;
-        if (vlen == 0 || vlen > 18) {
+        if (!http_parse_content_length(value, vlen, &v)) {
             return -1;
-        }
-        for (size_t i = 0; i < vlen; i++) {
-            if (value[i] < '0' || value[i] > '9') {
-                return -1;
-            }
-            v = v * 10 + (value[i] - '0');
         }
         if (r->content_length >= 0 && r->content_length != v) {
             return -1;

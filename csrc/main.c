@@ -28,6 +28,18 @@ static struct listener *saved_ls;
 static size_t saved_n_ls;
 static struct tls_ctx *tls_ctx;
 
+/* Close (and unlink) the first n listeners, free them and the TLS context:
+ * every way out of main() once sockets are bound. */
+static void
+close_listeners(struct listener *ls, size_t n, struct tls_ctx *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        listener_close(&ls[i], true);
+    }
+    free(ls);
+    tls_ctx_free(ctx);
+}
+
 /* Point every listener at ctx (TLS applies to every --bind, as in
  * gunicorn) and say so in the address logged. */
 static void
@@ -283,11 +295,7 @@ wsgihost_main(int argc, char **argv)
             char err[512];
             if (listener_open(&ls[i], binds[i], cfg.backlog, err, sizeof(err)) != 0) {
                 die_startup(err);
-                for (size_t j = 0; j < i; j++) {
-                    listener_close(&ls[j], true);
-                }
-                free(ls);
-                tls_ctx_free(tls_ctx);
+                close_listeners(ls, i, tls_ctx);
                 return 1;
             }
         }
@@ -302,11 +310,7 @@ wsgihost_main(int argc, char **argv)
     saved_n_ls = n_binds;
 
     if (drop_privileges(&cfg) != 0 || write_pidfile(&cfg) != 0) {
-        for (size_t i = 0; i < n_binds; i++) {
-            listener_close(&ls[i], true);
-        }
-        free(ls);
-        tls_ctx_free(tls_ctx);
+        close_listeners(ls, n_binds, tls_ctx);
         return 1;
     }
     log_info("Starting wsgihost %s", WSGIHOST_VERSION);
@@ -335,11 +339,7 @@ wsgihost_main(int argc, char **argv)
     if (cfg.pidfile != NULL) {
         unlink(cfg.pidfile);
     }
-    for (size_t i = 0; i < n_binds; i++) {
-        listener_close(&ls[i], true);
-    }
-    free(ls);
-    tls_ctx_free(tls_ctx);
+    close_listeners(ls, n_binds, tls_ctx);
     config_free(&cfg);
     log_close();
     return rc;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -20,12 +19,11 @@
 
 #include "log.h"
 #include "pyrt.h"
+#include "scoreboard.h"
 #include "sig.h"
 #include "worker.h"
 
-#define MAX_SLOTS MASTER_MAX_SLOTS
-
-struct worker_slot *master_slots;
+#define MAX_SLOTS SCOREBOARD_SLOTS
 #define EXIT_BOOT_FAILED 3 /* gunicorn's WORKER_BOOT_ERROR */
 
 enum wstate { W_FREE, W_RUNNING, W_STOPPING };
@@ -44,7 +42,7 @@ struct master {
     struct listener *ls;
     size_t n_ls;
     master_reload_fn reload;
-    struct worker_slot *slots; /* shared, MAX_SLOTS */
+    struct scoreboard_slot *slots; /* shared, MAX_SLOTS */
     struct wproc procs[MAX_SLOTS];
     int target;                /* workers wanted */
     int generation;
@@ -55,14 +53,6 @@ struct master {
     double backoff;
     int boot_failures;
 };
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 count_running(struct master *m, int generation)
@@ -100,7 +90,7 @@ spawn(struct master *m)
         log_error("no free worker slot");
         return -1;
     }
-    struct worker_slot *slot = &m->slots[i];
+    struct scoreboard_slot *slot = &m->slots[i];
     memset(slot, 0, sizeof(*slot));
     /* With --preload, or in the host interpreter (hostpy.h), this process
      * runs Python: fork the way os.fork() does. */
@@ -227,7 +217,7 @@ static void
 check_timeouts(struct master *m)
 {
     double now = now_mono();
-    int64_t now_ms = mono_ms();
+    int64_t now_ms = now_mono_ms();
     double timeout = m->cfg->timeout;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct wproc *p = &m->procs[i];
@@ -366,14 +356,11 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
     m->n_ls = n_ls;
     m->reload = reload;
     m->target = cfg->workers;
-    m->slots = mmap(NULL, MAX_SLOTS * sizeof(struct worker_slot), PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m->slots == MAP_FAILED) {
-        log_error("mmap: %m");
+    if (scoreboard_map() != 0) {
         free(m);
         return 1;
     }
-    master_slots = m->slots;
+    m->slots = scoreboard;
     log_info("Using %d worker process(es)", cfg->workers);
     int rc = 0;
     while (true) {
@@ -403,7 +390,7 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
             }
         }
     }
-    munmap(m->slots, MAX_SLOTS * sizeof(struct worker_slot));
+    scoreboard_unmap();
     free(m);
     return rc;
 }

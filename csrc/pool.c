@@ -18,7 +18,6 @@ struct pool {
         struct pool_job *head, *tail;
     } *pinned;                            /* per thread */
     struct pool_job *done_head, *done_tail; /* finished, for the loop */
-    size_t busy;
     bool stop;
     int efd;
     int n;
@@ -150,7 +149,6 @@ void
 pool_submit(struct pool *p, struct pool_job *job)
 {
     pthread_mutex_lock(&p->lock);
-    p->busy++;
     if (job->pin >= 0 && job->pin < p->n) {
         push(&p->pinned[job->pin].head, &p->pinned[job->pin].tail, job);
         /* Only that thread may take it: wake them all, it is among them. */
@@ -170,18 +168,9 @@ pool_take_done(struct pool *p)
     (void)r;
     pthread_mutex_lock(&p->lock);
     struct pool_job *list = p->done_head;
-    for (struct pool_job *j = list; j != NULL; j = j->next) {
-        p->busy--;
-    }
     p->done_head = p->done_tail = NULL;
     pthread_mutex_unlock(&p->lock);
     return list;
-}
-
-size_t
-pool_busy(const struct pool *p)
-{
-    return p->busy;
 }
 
 void

@@ -30,8 +30,6 @@ int pool_fd(const struct pool *p);
 void pool_submit(struct pool *p, struct pool_job *job);
 /* Take every finished job, oldest first (a singly linked list via next). */
 struct pool_job *pool_take_done(struct pool *p);
-/* Jobs queued or running. */
-size_t pool_busy(const struct pool *p);
 /* Stop after the queued jobs, join the threads, free. */
 void pool_free(struct pool *p);
 

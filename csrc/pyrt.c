@@ -420,21 +420,13 @@ static pthread_mutex_t entry_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t entry_cv = PTHREAD_COND_INITIALIZER;
 static int64_t designated_since; /* 0 = no designated waiter */
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 enter_in_turn(PyThreadState *ts)
 {
     pthread_mutex_lock(&entry_mu);
     for (;;) {
         if (designated_since == 0) {
-            designated_since = mono_ns();
+            designated_since = now_mono_ns();
             pthread_mutex_unlock(&entry_mu);
             PyEval_RestoreThread(ts);
             pthread_mutex_lock(&entry_mu);
@@ -443,7 +435,7 @@ enter_in_turn(PyThreadState *ts)
             pthread_mutex_unlock(&entry_mu);
             return;
         }
-        if (mono_ns() - designated_since < ENTRY_PATIENCE_NS) {
+        if (now_mono_ns() - designated_since < ENTRY_PATIENCE_NS) {
             pthread_mutex_unlock(&entry_mu);
             PyEval_RestoreThread(ts);
             return;

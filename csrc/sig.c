@@ -91,18 +91,6 @@ sig_release(const sigset_t *saved)
 }
 
 void
-sig_reset(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < countof(handled); i++) {
-        sigaction(handled[i], &sa, NULL);
-    }
-}
-
-void
 sig_after_fork(void)
 {
     /* A forked worker must not share the master's self-pipe: a signal sent

@@ -21,7 +21,5 @@ void sig_hold(sigset_t *saved);
 void sig_release(const sigset_t *saved);
 /* In a forked child: a self-pipe of its own (handlers stay installed). */
 void sig_after_fork(void);
-/* Restore default dispositions (in a forked child before exec, or a worker). */
-void sig_reset(void);
 
 #endif

@@ -599,10 +599,3 @@ tls_peer_subject(void *p)
     struct tls_conn *t = p;
     return t->subject;
 }
-
-const char *
-tls_version(void *p)
-{
-    struct tls_conn *t = p;
-    return SSL_get_version(t->ssl);
-}

@@ -28,7 +28,5 @@ extern const struct io_ops tls_io_ops;
  * or NULL when the client sent none. Valid once the handshake is done, for
  * the connection's life. */
 const char *tls_peer_subject(void *t);
-/* "TLSv1.3" etc., for logs. */
-const char *tls_version(void *t);
 
 #endif

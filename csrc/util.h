@@ -36,6 +36,10 @@ bool list_next(const char **p, const char **b, const char **e);
 
 /* Monotonic time in seconds, and wall-clock time, both as doubles. */
 double now_mono(void);
+/* The same clock in whole milliseconds (the scoreboard's heartbeat) and
+ * nanoseconds (pyrt's entry gate). */
+int64_t now_mono_ms(void);
+int64_t now_mono_ns(void);
 double now_wall(void);
 
 #endif

@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "master.h"
-#include "pool.h"
+#include "handler.h"
+#include "http.h"
+#include "loop.h"
 #include "pyrt.h"
 #include "reload.h"
+#include "scoreboard.h"
 #include "wsgi.h"
+#include "wsgi_handler.h"
 #include "log.h"
 #include "sig.h"
 
@@ -27,6 +30,40 @@
 #define ACCEPT_SLACK   2
 /* At most one "too many open files" warning per worker this often. */
 #define EMFILE_WARN_SEC 10.0
+
+struct worker;
+
+struct worker_listener {
+    struct loop_watch watch;
+    struct listener *l;
+    struct worker *w;
+};
+
+struct worker {
+    const struct config *cfg;
+    struct loop *loop;
+    struct http_limits limits;
+    struct worker_listener *ls;
+    size_t n_ls;
+    struct loop_watch sigwatch;
+    struct conn_server srv; /* the connections */
+    struct handler *wsgi;   /* the chain's WSGI handler */
+    uint64_t requests;
+    bool accepting;
+    double accept_resume_at;  /* accepting deferred to a less loaded worker until then */
+    struct loop_timer accept_timer; /* for accept_resume_at */
+    struct loop_timer tick_timer;
+    unsigned long accept_emfile;  /* accepts refused for lack of fds since the last warning */
+    double accept_emfile_warn_at; /* no new EMFILE warning before then */
+    bool stopping;
+    bool quit;            /* leave the loop now */
+    double stop_deadline;
+    int exit_code;
+    struct scoreboard_slot *slot; /* shared with the master, NULL in single-process mode */
+    uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
+    struct reload_watch *reload; /* --reload */
+    struct loop_watch reloadwatch;
+};
 
 static void publish_load(struct worker *w);
 
@@ -52,7 +89,7 @@ static void
 publish_load(struct worker *w)
 {
     if (w->slot != NULL) {
-        w->slot->n_conns = (int)w->n_conns;
+        w->slot->n_conns = (int)w->srv.n_conns;
         /* A short pause after handing a burst to a peer still counts as
          * accepting: otherwise the peer, seeing nobody else, takes it all. */
         w->slot->accepting = w->accepting || w->accept_resume_at > 0;
@@ -70,16 +107,14 @@ publish_load(struct worker *w)
 static int
 defer_accept(struct worker *w)
 {
-    if (w->slot == NULL || master_slots == NULL) {
+    if (w->slot == NULL || scoreboard == NULL) {
         return 0;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int mine = (int)w->n_conns;
+    int64_t now_ms = now_mono_ms();
+    int mine = (int)w->srv.n_conns;
     int best_pid = 0, best = mine - ACCEPT_SLACK;
-    for (int i = 0; i < MASTER_MAX_SLOTS; i++) {
-        struct worker_slot *s = &master_slots[i];
+    for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
+        struct scoreboard_slot *s = &scoreboard[i];
         if (s == w->slot || s->pid == 0 || !s->booted || !s->accepting) {
             continue;
         }
@@ -96,6 +131,16 @@ defer_accept(struct worker *w)
 }
 
 static void
+on_accept_timer(struct loop_timer *t)
+{
+    struct worker *w = container_of(t, struct worker, accept_timer);
+    if (w->accept_resume_at > 0) {
+        w->accept_resume_at = 0;
+        start_accepting(w);
+    }
+}
+
+static void
 on_accept(struct loop_watch *lw, uint32_t events)
 {
     struct worker_listener *wl = container_of(lw, struct worker_listener, watch);
@@ -105,6 +150,7 @@ on_accept(struct loop_watch *lw, uint32_t events)
         int peer = defer_accept(w);
         if (peer > 0) {
             w->accept_resume_at = now_mono() + 0.01;
+            loop_timer_set(w->loop, &w->accept_timer, w->accept_resume_at, on_accept_timer);
             stop_accepting(w, false);
             kill(peer, SIGUSR2);
             return;
@@ -138,9 +184,9 @@ on_accept(struct loop_watch *lw, uint32_t events)
         if (sl == 0 || ss.ss_family == AF_UNIX) {
             ss.ss_family = AF_UNIX;
         }
-        conn_new(w, fd, wl->l, (struct sockaddr *)&ss, sl);
+        conn_new(&w->srv, fd, wl->l, (struct sockaddr *)&ss, sl);
         publish_load(w);
-        if (w->n_conns >= (size_t)w->cfg->worker_connections) {
+        if (w->srv.n_conns >= (size_t)w->cfg->worker_connections) {
             /* Full: leave new connections in the backlog (another worker,
              * or this one later, takes them) instead of failing them. */
             stop_accepting(w, false);
@@ -168,12 +214,12 @@ start_accepting(struct worker *w)
     publish_load(w);
 }
 
-void
-worker_conn_closed(struct worker *w, struct conn *c)
+static void
+on_conn_closed(struct conn_server *s)
 {
-    (void)c;
+    struct worker *w = container_of(s, struct worker, srv);
     if (!w->accepting && !w->stopping && w->accept_resume_at == 0 &&
-        w->n_conns < (size_t)w->cfg->worker_connections) {
+        w->srv.n_conns < (size_t)w->cfg->worker_connections) {
         start_accepting(w);
     }
     publish_load(w);
@@ -181,33 +227,11 @@ worker_conn_closed(struct worker *w, struct conn *c)
 
 static void begin_stop(struct worker *w, bool graceful);
 
-void
-worker_busy(struct worker *w, const struct http_req *req)
+/* Count a finished request; starts a graceful recycle at --max-requests. */
+static void
+on_request_done(struct conn_server *s)
 {
-    struct worker_slot *s = w->slot;
-    if (s == NULL) {
-        return;
-    }
-    snprintf(s->req, sizeof(s->req), "%.*s %.*s from %s", (int)req->method_len, req->method,
-             (int)(req->target_len > 200 ? 200 : req->target_len), req->target,
-             req->meta->remote_addr[0] ? req->meta->remote_addr : "unix socket");
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    s->busy_since_ms = ms > 0 ? ms : 1;
-}
-
-void
-worker_idle(struct worker *w)
-{
-    if (w->slot != NULL) {
-        w->slot->busy_since_ms = 0;
-    }
-}
-
-void
-worker_request_done(struct worker *w)
-{
+    struct worker *w = container_of(s, struct worker, srv);
     w->requests++;
     if (w->slot != NULL) {
         w->slot->requests = w->requests;
@@ -261,20 +285,16 @@ begin_stop(struct worker *w, bool graceful)
 {
     if (!w->stopping) {
         w->stopping = true;
+        w->srv.stopping = true;
         w->stop_deadline = now_mono() + w->cfg->graceful_timeout;
         w->accept_resume_at = 0;
         stop_accepting(w, true);
         start_watchdog(w->cfg->graceful_timeout);
     }
-    struct conn *c = w->conns;
-    while (c != NULL) {
-        struct conn *next = conn_next(c);
-        if (graceful) {
-            conn_drain(c);
-        } else {
-            conn_abort(c);
-        }
-        c = next;
+    if (graceful) {
+        conn_server_drain(&w->srv);
+    } else {
+        conn_server_abort(&w->srv);
     }
 }
 
@@ -314,19 +334,6 @@ on_signal(struct loop_watch *lw, uint32_t events)
 }
 
 static void
-on_pool(struct loop_watch *lw, uint32_t events)
-{
-    struct worker *w = container_of(lw, struct worker, poolwatch);
-    (void)events;
-    struct pool_job *j = pool_take_done(w->pool);
-    while (j != NULL) {
-        struct pool_job *next = j->next;
-        conn_job_done(j);
-        j = next;
-    }
-}
-
-static void
 on_reload(struct loop_watch *lw, uint32_t events)
 {
     struct worker *w = container_of(lw, struct worker, reloadwatch);
@@ -338,56 +345,26 @@ on_reload(struct loop_watch *lw, uint32_t events)
     }
 }
 
+/* The connections' deadlines are their own timers; this is the worker's
+ * housekeeping, four times a second. */
 static void
-tick(struct worker *w)
+on_tick(struct loop_timer *t)
 {
+    struct worker *w = container_of(t, struct worker, tick_timer);
     double now = now_mono();
-    double oldest = 0;
-    char what[sizeof(((struct worker_slot *)0)->req)];
-    struct conn *c = w->conns;
-    while (c != NULL) {
-        struct conn *next = conn_next(c);
-        if (w->pool != NULL && w->slot != NULL) {
-            char cur[sizeof(what)];
-            double since = conn_running_since(c, cur, sizeof(cur));
-            if (since > 0 && (oldest == 0 || since < oldest)) {
-                oldest = since;
-                memcpy(what, cur, sizeof(what));
-            }
-        }
-        conn_check_timeout(c, now);
-        c = next;
-    }
-    if (w->pool != NULL && w->slot != NULL) {
-        /* With threads, the heartbeat reports the oldest running request. */
-        if (oldest > 0) {
-            memcpy(w->slot->req, what, sizeof(what));
-            w->slot->busy_since_ms = (int64_t)(oldest * 1000.0) + (oldest * 1000.0 < 1 ? 1 : 0);
-        } else {
-            w->slot->busy_since_ms = 0;
-        }
-    }
-    if (!w->accepting && !w->stopping && w->n_conns < (size_t)w->cfg->worker_connections) {
+    loop_timer_set(w->loop, &w->tick_timer, now + TICK_MS / 1000.0, on_tick);
+    wsgi_handler_tick(w->wsgi);
+    if (!w->accepting && !w->stopping && w->srv.n_conns < (size_t)w->cfg->worker_connections) {
         start_accepting(w); /* retry after EMFILE */
     }
-    if (w->stopping && w->conns != NULL && now >= w->stop_deadline) {
-        log_warning("graceful timeout reached: closing %zu connection(s)", w->n_conns);
+    if (w->stopping && w->srv.conns != NULL && now >= w->stop_deadline) {
+        log_warning("graceful timeout reached: closing %zu connection(s)", w->srv.n_conns);
         begin_stop(w, false);
     }
 }
 
-static void
-free_zombies(struct worker *w)
-{
-    while (w->zombies != NULL) {
-        struct conn *c = w->zombies;
-        w->zombies = conn_next(c);
-        conn_free(c);
-    }
-}
-
 static int
-worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
            struct reload_watch *rw)
 {
     struct worker w;
@@ -422,13 +399,17 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
     if (rw != NULL && loop_watch(w.loop, &w.reloadwatch, reload_fd(rw), EPOLLIN, on_reload) != 0) {
         return 1;
     }
-    if (cfg->threads > 1) {
-        w.pool = pool_new(cfg->threads, pyrt_thread_begin, pyrt_thread_end);
-        if (w.pool == NULL ||
-            loop_watch(w.loop, &w.poolwatch, pool_fd(w.pool), EPOLLIN, on_pool) != 0) {
-            return 1;
-        }
+    w.wsgi = wsgi_handler_new(w.loop, cfg, slot);
+    if (w.wsgi == NULL) {
+        return 1;
     }
+    w.srv.loop = w.loop;
+    w.srv.cfg = cfg;
+    w.srv.limits = &w.limits;
+    w.srv.chain = w.wsgi;
+    w.srv.drain_waits_idle = slot != NULL;
+    w.srv.request_done = on_request_done;
+    w.srv.conn_closed = on_conn_closed;
     start_accepting(&w);
     if (slot != NULL) {
         /* Ready only once accepting: a peer balancing a burst counts only
@@ -438,48 +419,30 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct wo
         slot->booted = 1;
         log_info("Worker ready (pid: %d)", (int)getpid());
     }
-    double next_tick = now_mono() + TICK_MS / 1000.0;
+    loop_timer_set(w.loop, &w.tick_timer, now_mono() + TICK_MS / 1000.0, on_tick);
     while (!w.quit) {
-        if (w.stopping && w.conns == NULL && w.n_detached == 0) {
+        if (w.stopping && w.srv.conns == NULL && w.srv.n_detached == 0) {
             break;
         }
-        double now = now_mono();
-        double wake = next_tick;
-        if (w.accept_resume_at > 0) {
-            if (now >= w.accept_resume_at) {
-                w.accept_resume_at = 0;
-                start_accepting(&w);
-            } else if (w.accept_resume_at < wake) {
-                wake = w.accept_resume_at;
-            }
-        }
-        int timeout = (int)((wake - now) * 1000.0);
-        if (timeout < 0) {
-            timeout = 0;
-        }
-        if (loop_run_once(w.loop, timeout) < 0) {
+        /* The timers (the tick at least) bound the wait. */
+        if (loop_run_once(w.loop, -1) < 0) {
             w.exit_code = 1;
             break;
         }
-        if (now_mono() >= next_tick) {
-            tick(&w);
-            next_tick = now_mono() + TICK_MS / 1000.0;
-        }
-        free_zombies(&w);
+        conn_server_free_closed(&w.srv);
     }
+    loop_timer_cancel(w.loop, &w.tick_timer);
+    loop_timer_cancel(w.loop, &w.accept_timer);
     begin_stop(&w, false);
-    free_zombies(&w);
-    if (w.pool != NULL) {
-        /* Let the jobs in flight (and the close() jobs just queued) end. */
-        for (int i = 0; i < 200 && w.n_detached > 0; i++) {
-            if (loop_run_once(w.loop, 50) < 0) {
-                break;
-            }
+    conn_server_free_closed(&w.srv);
+    /* Let the calls in flight on pool threads (and the close() jobs just
+     * queued) end. */
+    for (int i = 0; i < 200 && w.srv.n_detached > 0; i++) {
+        if (loop_run_once(w.loop, 50) < 0) {
+            break;
         }
-        loop_unwatch(w.loop, &w.poolwatch);
-        pool_free(w.pool);
-        w.pool = NULL;
     }
+    wsgi_handler_free(w.wsgi);
     loop_unwatch(w.loop, &w.sigwatch);
     if (rw != NULL) {
         loop_unwatch(w.loop, &w.reloadwatch);
@@ -538,7 +501,7 @@ watch_sources(const struct config *cfg, struct reload_watch *rw)
 }
 
 int
-worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct worker_slot *slot,
+worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
              bool multiprocess)
 {
     struct reload_watch *rw = NULL;

@@ -271,22 +271,13 @@ htable_add(const char *name, PyObject *key, bool skip)
 static int
 htable_init(void)
 {
-    static const char tchar_extra[] = "!#$%&'*+.^`|~";
-    memset(name_map, MAP_DROP, sizeof name_map);
-    for (int c = 'a'; c <= 'z'; c++) {
-        name_map[c] = (unsigned char)(c - 'a' + 'A');
-    }
-    for (int c = 'A'; c <= 'Z'; c++) {
-        name_map[c] = (unsigned char)c;
-    }
-    for (int c = '0'; c <= '9'; c++) {
-        name_map[c] = (unsigned char)c;
-    }
-    for (const char *p = tchar_extra; *p; p++) {
-        name_map[(unsigned char)*p] = (unsigned char)*p;
+    for (int c = 0; c < 256; c++) {
+        bool t = http_is_tchar((unsigned char)c);
+        name_map[c] = !t ? MAP_DROP : c >= 'a' && c <= 'z' ? (unsigned char)(c - 'a' + 'A')
+                                                             : (unsigned char)c;
     }
     name_map['-'] = '_';
-    /* '_' stays MAP_DROP. */
+    name_map['_'] = MAP_DROP;
     if (htable_add("CONTENT_TYPE", k_content_type, false) < 0 ||
         htable_add("CONTENT_LENGTH", NULL, true) < 0) {
         return -1;
@@ -644,12 +635,6 @@ str_ready(PyObject *s)
 #endif
 }
 
-static bool
-is_tchar(unsigned char c)
-{
-    return c != '_' ? name_map[c] != MAP_DROP : true;
-}
-
 /* Status "NNN reason": 3 digits, a space, a reason without control
  * characters (may be empty, as in wsgiref). */
 static int
@@ -728,7 +713,7 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
     bool token = nlen > 0 && PyUnicode_KIND(name) == PyUnicode_1BYTE_KIND;
     const unsigned char *n = PyUnicode_1BYTE_DATA(name);
     for (Py_ssize_t i = 0; token && i < nlen; i++) {
-        token = is_tchar(n[i]);
+        token = http_is_tchar(n[i]);
     }
     if (!token) {
         PyErr_Format(PyExc_ValueError, "start_response() header name %R is not an HTTP token",
@@ -750,11 +735,8 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
         }
     }
     if (nlen == 14 && strncasecmp((const char *)n, "content-length", 14) == 0) {
-        bool digits = vlen > 0 && vlen <= 18;
-        for (Py_ssize_t i = 0; digits && i < vlen; i++) {
-            digits = v[i] >= '0' && v[i] <= '9';
-        }
-        if (!digits) {
+        int64_t ignored;
+        if (!http_parse_content_length((const char *)v, (size_t)vlen, &ignored)) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() Content-Length must be a non-negative integer, "
                          "got %R",
