@@ -33,15 +33,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_common.h"
 #include "csrc/proxy.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_forwarded: check failed at line %d: %s\n", __LINE__, #cond);     \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 #define MAX_FIELDS 64
 
@@ -142,12 +135,6 @@ ref_trim(const char **p, const char **e)
     while (*e > *p && ((*e)[-1] == ' ' || (*e)[-1] == '\t')) {
         (*e)--;
     }
-}
-
-static bool
-ref_ieq(const char *p, size_t n, const char *lit)
-{
-    return n == strlen(lit) && strncasecmp(p, lit, n) == 0;
 }
 
 static bool

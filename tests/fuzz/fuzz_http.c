@@ -38,15 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_common.h"
 #include "csrc/http.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_http: check failed at line %d: %s\n", __LINE__, #cond);          \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 static char tmpdir[64];
 
@@ -105,29 +98,6 @@ inside(const char *p, size_t n, const char *base, size_t base_len)
     return p >= base && p + n <= base + base_len;
 }
 
-static bool
-is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static bool
-span_ieq(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    if (n != m) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char a = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
-        if (a != lit[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* A span lies inside the target or one of the header values. */
 static bool
 in_request(const struct http_req *r, const char *p, size_t n)
@@ -184,7 +154,7 @@ check_head(const struct http_req *r, const struct http_limits *lim)
             CHECK(f->name_len + f->value_len <= lim->max_field_size);
         }
         for (size_t k = 0; k < f->name_len; k++) {
-            CHECK(is_tchar((unsigned char)f->name[k]));
+            CHECK(ref_tchar((unsigned char)f->name[k]));
         }
         for (size_t k = 0; k < f->value_len; k++) {
             CHECK(f->value[k] != '\r' && f->value[k] != '\n' && f->value[k] != '\0');
@@ -192,10 +162,10 @@ check_head(const struct http_req *r, const struct http_limits *lim)
         /* trailing OWS removed (leading OWS llhttp removes itself) */
         CHECK(f->value_len == 0 ||
               (f->value[f->value_len - 1] != ' ' && f->value[f->value_len - 1] != '\t'));
-        if (span_ieq(f->name, f->name_len, "host")) {
+        if (ref_ieq(f->name, f->name_len, "host")) {
             hosts++;
         }
-        if (span_ieq(f->name, f->name_len, "transfer-encoding")) {
+        if (ref_ieq(f->name, f->name_len, "transfer-encoding")) {
             CHECK(r->http_minor == 1);
         }
     }

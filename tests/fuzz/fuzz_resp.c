@@ -46,15 +46,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_common.h"
 #include "csrc/http_resp.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_resp: check failed at line %d: %s\n", __LINE__, #cond);          \
-            __builtin_trap();                                                                      \
-        }                                                                                          \
-    } while (0)
 
 #define MAX_RESP  16
 #define FILE_SIZE 4096
@@ -291,19 +284,6 @@ line(struct cursor *c, const char **s, size_t *n)
     return false;
 }
 
-static bool
-tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static bool
-ieq(const char *s, size_t n, const char *lit)
-{
-    return n == strlen(lit) && strncasecmp(s, lit, n) == 0;
-}
-
 static void
 check_body_bytes(const struct expect *e, const char *got, size_t n)
 {
@@ -341,7 +321,7 @@ parse_response(struct cursor *c, const struct expect *e, bool last)
         CHECK(colon != NULL && colon > s && colon + 1 < s + n + 1);
         size_t nl = (size_t)(colon - s);
         for (size_t i = 0; i < nl; i++) {
-            CHECK(tchar((unsigned char)s[i]));
+            CHECK(ref_tchar((unsigned char)s[i]));
         }
         const char *v = colon + 1;
         size_t vl = n - nl - 1;
@@ -351,7 +331,7 @@ parse_response(struct cursor *c, const struct expect *e, bool last)
             vl--;
         }
         CHECK(memchr(v, '\0', vl) == NULL);
-        if (ieq(s, nl, "content-length")) {
+        if (ref_ieq(s, nl, "content-length")) {
             n_cl++;
             CHECK(vl > 0 && vl <= 18);
             cl = 0;
@@ -359,19 +339,19 @@ parse_response(struct cursor *c, const struct expect *e, bool last)
                 CHECK(v[i] >= '0' && v[i] <= '9');
                 cl = cl * 10 + (uint64_t)(v[i] - '0');
             }
-        } else if (ieq(s, nl, "transfer-encoding")) {
+        } else if (ref_ieq(s, nl, "transfer-encoding")) {
             n_te++;
-            CHECK(ieq(v, vl, "chunked"));
-        } else if (ieq(s, nl, "connection")) {
-            if (ieq(v, vl, "close")) {
+            CHECK(ref_ieq(v, vl, "chunked"));
+        } else if (ref_ieq(s, nl, "connection")) {
+            if (ref_ieq(v, vl, "close")) {
                 conn_close = true;
             } else {
-                CHECK(ieq(v, vl, "keep-alive"));
+                CHECK(ref_ieq(v, vl, "keep-alive"));
                 conn_keep = true;
             }
-        } else if (ieq(s, nl, "date")) {
+        } else if (ref_ieq(s, nl, "date")) {
             n_date++;
-        } else if (ieq(s, nl, "server")) {
+        } else if (ref_ieq(s, nl, "server")) {
             n_server++;
         }
     }
