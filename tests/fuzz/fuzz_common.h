@@ -4,10 +4,12 @@
 #ifndef WSGIHOST_FUZZ_COMMON_H
 #define WSGIHOST_FUZZ_COMMON_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* libFuzzer saves the input that reached the trap as a reproducer. */
 #define CHECK(cond)                                                                                \
@@ -31,6 +33,17 @@ static inline bool
 ref_ieq(const char *s, size_t n, const char *lit)
 {
     return n == strlen(lit) && strncasecmp(s, lit, n) == 0;
+}
+
+/* The lowest free descriptor: the same after an input as before it, or the
+ * code under test left one open (a spilled body, a file range). */
+static inline int
+lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    close(fd);
+    return fd;
 }
 
 #endif

@@ -69,17 +69,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The lowest free descriptor: the same after an input as before it, or a
- * spilled body's file was left open. */
-static int
-lowest_free_fd(void)
-{
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    CHECK(fd >= 0);
-    close(fd);
-    return fd;
-}
-
 static volatile unsigned char sink;
 
 static void

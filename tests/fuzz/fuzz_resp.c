@@ -467,15 +467,18 @@ end_response(struct http_resp *r, struct expect *e)
     return r->keep_alive;
 }
 
-/* The lowest free descriptor: the same after an input as before it, or a
- * file range's descriptor was left open. */
-static int
-lowest_free_fd(void)
+/* Before a new response: end the one in progress, if any (false when the
+ * connection closes with it), and make sure there is room for another. */
+static bool
+next_slot(bool *busy, struct http_resp *r, struct expect *exp, size_t n_resp)
 {
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    CHECK(fd >= 0);
-    close(fd);
-    return fd;
+    if (*busy) {
+        *busy = false;
+        if (!end_response(r, &exp[n_resp - 1])) {
+            return false;
+        }
+    }
+    return n_resp < MAX_RESP;
 }
 
 int
@@ -505,15 +508,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         switch (op & 15) {
         case 0: { /* BEGIN */
-            if (busy) {
-                /* the next pipelined request: the current one ends first */
-                busy = false;
-                if (!end_response(&resp, &exp[n_resp - 1])) {
-                    ended = true;
-                    break;
-                }
-            }
-            if (n_resp == MAX_RESP) {
+            /* a response in progress (the previous pipelined request) ends first */
+            if (!next_slot(&busy, &resp, exp, n_resp)) {
                 ended = true;
                 break;
             }
@@ -609,15 +605,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 8: { /* ERROR: conn.c's canned answer to a bad request */
             uint8_t i = rd(&in);
             static const int errs[8] = {400, 408, 413, 414, 431, 501, 505, 500};
-            if (busy) {
-                /* a response in progress ends first */
-                busy = false;
-                if (!end_response(&resp, &exp[n_resp - 1])) {
-                    ended = true;
-                    break;
-                }
-            }
-            if (n_resp == MAX_RESP) {
+            /* a response in progress (the previous pipelined request) ends first */
+            if (!next_slot(&busy, &resp, exp, n_resp)) {
                 ended = true;
                 break;
             }
