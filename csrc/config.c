@@ -696,6 +696,9 @@ apply_option(struct config *c, int opt, const char *arg)
         if (eq == NULL || eq == arg) {
             return usage_error("--env '%s': expected NAME=VALUE (gunicorn's raw_env)", arg);
         }
+        if (eq - arg >= CONFIG_MAX_ENV_NAME) {
+            return usage_error("--env: variable name over %d bytes", CONFIG_MAX_ENV_NAME - 1);
+        }
         if (c->n_env == CONFIG_MAX_ENV) {
             return usage_error("--env: more than %d variables", CONFIG_MAX_ENV);
         }

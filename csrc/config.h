@@ -18,6 +18,7 @@ struct config {
     bool strict_wsgi;              /* --strict-wsgi */
     bool worker_class_sync;        /* -k sync: one thread unless --threads says otherwise */
 #define CONFIG_MAX_ENV 64
+#define CONFIG_MAX_ENV_NAME 256
     const char *env[CONFIG_MAX_ENV]; /* -e/--env NAME=VALUE (gunicorn's raw_env), in order */
     size_t n_env;
     const char *virtualenv;        /* -H/--virtualenv DIR; NULL = $VIRTUAL_ENV, if any */

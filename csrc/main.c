@@ -226,7 +226,7 @@ wsgihost_main(int argc, char **argv)
      * starts (or, in the host interpreter, before os.environ is re-read). */
     for (size_t i = 0; i < cfg.n_env; i++) {
         const char *eq = strchr(cfg.env[i], '=');
-        char name[256];
+        char name[CONFIG_MAX_ENV_NAME]; /* config.c checked the length */
         snprintf(name, sizeof(name), "%.*s", (int)(eq - cfg.env[i]), cfg.env[i]);
         setenv(name, eq + 1, 1);
     }

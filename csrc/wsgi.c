@@ -904,10 +904,15 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
                 }
                 if (!(warned_hop & (1u << hop))) {
                     warned_hop |= 1u << hop;
+                    const char *shown = PyUnicode_AsUTF8(value);
+                    if (shown == NULL) {
+                        PyErr_Clear();
+                        shown = "?";
+                    }
                     log_warning("the app sent the hop-by-hop header '%s: %s': %s (PEP 3333 "
                                 "leaves it to the server; gunicorn passes it on; --strict-wsgi "
                                 "refuses it; this is said once per header name)",
-                                hop_by_hop[hop].name, PyUnicode_AsUTF8(value),
+                                hop_by_hop[hop].name, shown,
                                 close ? "the connection closes after the response, the field "
                                         "itself is the server's"
                                       : "dropped");
