@@ -15,6 +15,7 @@ and the CPU time of the server's processes from /proc.
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -239,7 +240,11 @@ SETUPS = {s.key: s for s in [
     # wsgihost.
     _s("wsgihost", "wsgihost", _wsgihost()),
     _s("wsgihost-t1", "wsgihost --threads 1", _wsgihost("--threads", "1"), options=["--threads"]),
+    _s("wsgihost-t1-nc", "wsgihost --threads 1, writes not coalesced",
+       _wsgihost("--threads", "1"), options=["--threads"], env={"WSGIHOST_NO_COALESCE": "1"}),
     _s("wsgihost-w2", "wsgihost -w 2", _wsgihost("-w", "2"), options=["--workers"]),
+    _s("wsgihost-w2-nc", "wsgihost -w 2, writes not coalesced", _wsgihost("-w", "2"),
+       options=["--workers"], env={"WSGIHOST_NO_COALESCE": "1"}),
     _s("wsgihost-w4", "wsgihost -w 4", _wsgihost("-w", "4"), options=["--workers"]),
     _s("wsgihost-w2t8", "wsgihost -w 2 --threads 8", _wsgihost("-w", "2", "--threads", "8"),
        options=["--workers", "--threads"]),
@@ -544,11 +549,13 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
     """wrk with --latency and the JSON reporter; returns a dict (latencies in ms)."""
     argv = [*find_tool("wrk"), f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency",
             "-s", str(BENCH / "wrk-report.lua"), url]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         r = subprocess.run(argv, capture_output=True, text=True,
                            timeout=timeout or duration + 30)
     except subprocess.TimeoutExpired:
         raise StartError(f"wrk did not finish within {duration + 30} s")
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
     if r.returncode != 0 or not m:
         raise StartError(f"wrk failed ({r.returncode}): {r.stdout[-1000:]}{r.stderr[-1000:]}")
@@ -563,6 +570,10 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
         "max_ms": d["lat_max_us"] / 1000,
         "socket_errors": errors, "non2xx": d["status"],
         "errors_detail": {k: d[k] for k in ("connect", "read", "write", "timeout", "status")},
+        # The load generator's own CPU per response (it shares the cores):
+        # a server that wakes it once per response costs it more.
+        "client_cpu_us_per_resp": ((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime)
+                                   / d["requests"] * 1e6 if d["requests"] else None),
     }
 
 

@@ -41,6 +41,11 @@
 #define READ_PAUSE_AT   (64 * 1024) /* unparsed input kept while busy */
 #define LINGER_SECONDS  2.0
 #define DRAIN_ROUNDS    16 /* reads of transport-buffered input per event */
+/* A response held for the end of the loop turn (coalesce_writes) waits at
+ * most about this long: before the next request is handed to its handler,
+ * the held ones are written if waiting for that handler too (its moving
+ * average) would make them older. So a slow app holds nothing back. */
+#define COALESCE_MAX    0.001
 
 /* Where a connection is in its life; in this order (comparisons use it).
  * The facts beside it (peer_eof, write_blocked, ...) stay booleans. */
@@ -61,6 +66,8 @@ struct conn {
     struct loop_timer timer; /* the earliest deadline that may apply (see deadline()) */
     struct conn_server *srv;
     struct conn *prev, *next;
+    struct conn *flush_next; /* in srv->to_flush */
+    bool flush_queued;
     int fd;
     enum conn_state state;
     bool peer_eof;
@@ -373,6 +380,21 @@ apply_forwarded(struct conn *c, struct http_req *req)
     return true;
 }
 
+static int flush(struct conn *c);
+
+/* Write the held responses now (they stay queued: the end of the turn
+ * still runs process() on each, for what a write left behind). */
+static void
+write_held(struct conn_server *s, double now)
+{
+    for (struct conn *c = s->to_flush; c != NULL; c = c->flush_next) {
+        if (!is_closed(c)) {
+            flush(c);
+        }
+    }
+    s->to_flush_since = now;
+}
+
 static void
 dispatch(struct conn *c)
 {
@@ -386,9 +408,19 @@ dispatch(struct conn *c)
     c->hx.req = req;
     c->hx.resp = &c->resp;
     c->hx.data = NULL;
+    double t0 = 0;
+    if (s->coalesce_writes) {
+        t0 = now_mono();
+        if (s->to_flush != NULL && t0 - s->to_flush_since + s->handler_avg > COALESCE_MAX) {
+            write_held(s, t0);
+        }
+    }
     for (struct handler *h = s->chain; h != NULL; h = h->next) {
         enum handler_rc rc = h->handle(h, &c->hx);
         if (rc != HANDLER_DECLINED) {
+            if (t0 > 0) {
+                s->handler_avg += (now_mono() - t0 - s->handler_avg) / 8;
+            }
             c->handler = h;
             after_handler(c, rc);
             return;
@@ -544,6 +576,28 @@ linger_read(struct conn *c)
     }
 }
 
+/* A complete response waits for the end of the loop turn, to be written
+ * with the others of the turn (conn_server_turn_end()). Only the plain case:
+ * between requests, nothing blocked, the loop turn still to end. */
+static bool
+defer_flush(struct conn *c)
+{
+    struct conn_server *s = c->srv;
+    if (!s->coalesce_writes || s->flushing || c->state != CONN_READING || c->write_blocked ||
+        outq_pending(&c->out) == 0 || !loop_in_turn(s->loop)) {
+        return false;
+    }
+    if (!c->flush_queued) {
+        if (s->to_flush == NULL) {
+            s->to_flush_since = now_mono();
+        }
+        c->flush_queued = true;
+        c->flush_next = s->to_flush;
+        s->to_flush = c;
+    }
+    return true;
+}
+
 /* Drive the connection as far as it can go without blocking. */
 static void
 process_once(struct conn *c)
@@ -552,6 +606,9 @@ process_once(struct conn *c)
         parse_input(c);
         if (c->state == CONN_LATER) {
             break;
+        }
+        if (round == 0 && defer_flush(c)) {
+            return; /* events and timer as they were, until the flush */
         }
         if (is_closed(c) || flush(c) < 0) {
             return;
@@ -979,6 +1036,13 @@ drain(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
+    if (c->flush_queued) { /* rare: freed before the turn ended */
+        struct conn **p = &c->srv->to_flush;
+        while (*p != c) {
+            p = &(*p)->flush_next;
+        }
+        *p = c->flush_next;
+    }
     /* Here, not in close_now: an app thread may still read the client
      * certificate's subject through req->meta until its job is back. */
     if (c->io != NULL) {
@@ -1009,6 +1073,22 @@ conn_server_abort(struct conn_server *s)
     while (s->conns != NULL) {
         close_now(s->conns);
     }
+}
+
+void
+conn_server_turn_end(void *arg)
+{
+    struct conn_server *s = arg;
+    s->flushing = true;
+    while (s->to_flush != NULL) {
+        struct conn *c = s->to_flush;
+        s->to_flush = c->flush_next;
+        c->flush_queued = false;
+        if (!is_closed(c)) {
+            process(c);
+        }
+    }
+    s->flushing = false;
 }
 
 void

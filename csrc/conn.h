@@ -33,8 +33,17 @@ struct conn_server {
     /* A connection closed: n_conns went down. */
     void (*conn_closed)(struct conn_server *s);
 
+    /* Write the responses produced during a loop turn at the end of the
+     * turn (conn_server_turn_end() is the loop's turn-end callback) instead
+     * of one by one: the client, woken once for several, costs less CPU,
+     * and so does the wake-up in the kernel. Set by the owner. */
+    bool coalesce_writes;
     /* Kept by conn.c. */
     struct conn *conns;   /* open */
+    struct conn *to_flush;  /* responses waiting for the end of the turn */
+    double to_flush_since;  /* now_mono() when the first of them was queued */
+    double handler_avg;     /* seconds a handle() call takes, a moving average */
+    bool flushing;
     struct conn *zombies; /* closed, freed by conn_server_free_closed() */
     size_t n_conns;
     size_t n_detached;    /* closed, waiting for their handler to let go */
@@ -48,6 +57,9 @@ void conn_new(struct conn_server *s, int fd, const struct listener *l,
 void conn_server_drain(struct conn_server *s);
 /* Close every connection now (their handlers are stopped). */
 void conn_server_abort(struct conn_server *s);
+/* The loop's turn-end callback (loop_set_turn_end(loop, conn_server_turn_end, s)):
+ * write what the turn's responses left queued. */
+void conn_server_turn_end(void *s);
 /* Free the connections closed since the last call: at the end of a loop
  * iteration, when no event of the batch can name them any more. */
 void conn_server_free_closed(struct conn_server *s);

@@ -17,6 +17,9 @@ struct loop {
      * turn (0 = unknown): the next wait is computed from it, which saves a
      * clock reading per turn. */
     double now;
+    void (*turn_end)(void *arg);
+    void *turn_end_arg;
+    bool in_turn; /* between epoll_wait() and the last turn_end() call */
 };
 
 static void
@@ -188,6 +191,27 @@ loop_unwatch(struct loop *l, struct loop_watch *w)
     }
 }
 
+void
+loop_set_turn_end(struct loop *l, void (*cb)(void *arg), void *arg)
+{
+    l->turn_end = cb;
+    l->turn_end_arg = arg;
+}
+
+bool
+loop_in_turn(const struct loop *l)
+{
+    return l->in_turn && l->turn_end != NULL;
+}
+
+static void
+end_turn(struct loop *l)
+{
+    if (l->turn_end != NULL) {
+        l->turn_end(l->turn_end_arg);
+    }
+}
+
 int
 loop_run_once(struct loop *l, int timeout_ms)
 {
@@ -201,12 +225,16 @@ loop_run_once(struct loop *l, int timeout_ms)
     int n = epoll_wait(l->epfd, l->events, MAX_EVENTS, timeout_ms);
     if (n < 0) {
         if (errno == EINTR) {
+            l->in_turn = true;
             run_timers(l);
+            end_turn(l);
+            l->in_turn = false;
             return 0;
         }
         log_error("epoll_wait: %m");
         return -1;
     }
+    l->in_turn = true;
     for (int i = 0; i < n; i++) {
         struct loop_watch *w = l->events[i].data.ptr;
         /* A callback earlier in this batch may have unwatched w (the owner
@@ -215,6 +243,9 @@ loop_run_once(struct loop *l, int timeout_ms)
             w->cb(w, l->events[i].events);
         }
     }
+    end_turn(l);
     run_timers(l);
+    end_turn(l);
+    l->in_turn = false;
     return n;
 }

@@ -37,6 +37,12 @@ void loop_unwatch(struct loop *l, struct loop_watch *w);
  * reaches at. A timer fires once: the callback re-arms it if it wants. */
 void loop_timer_set(struct loop *l, struct loop_timer *t, double at, loop_timer_cb cb);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
+/* cb(arg) runs at the end of each turn's dispatch, and again after its
+ * timers: work the callbacks postponed to the end of the turn (one per
+ * loop; NULL removes it). loop_in_turn() says whether a call made now will
+ * be followed by it. */
+void loop_set_turn_end(struct loop *l, void (*cb)(void *arg), void *arg);
+bool loop_in_turn(const struct loop *l);
 /* Wait up to timeout_ms (less when a timer is due sooner), dispatch events,
  * then run the timers that are due. Returns the number of events handled,
  * or -1 on an epoll error other than EINTR. */

@@ -410,6 +410,8 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     w.srv.drain_waits_idle = slot != NULL;
     w.srv.request_done = on_request_done;
     w.srv.conn_closed = on_conn_closed;
+    w.srv.coalesce_writes = !getenv("WSGIHOST_NO_COALESCE");
+    loop_set_turn_end(w.loop, conn_server_turn_end, &w.srv);
     start_accepting(&w);
     if (slot != NULL) {
         /* Ready only once accepting: a peer balancing a burst counts only

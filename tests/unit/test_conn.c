@@ -17,7 +17,13 @@
 
 /* ---- fake handlers ---- */
 
-enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE };
+enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE, PROBE };
+
+/* PROBE: before answering, count how many of the two probe clients can
+ * read a response already; then busy_ms of work. */
+static int probe_fds[2] = {-1, -1};
+static int probe_readable[8]; /* per handle() call of a round */
+static int busy_ms;
 
 struct fake {
     struct handler h;
@@ -49,6 +55,18 @@ fake_handle(struct handler *hh, struct handler_ctx *x)
     case LATER_ONCE:
         f->pending = x;
         return HANDLER_LATER;
+    case PROBE: {
+        int n = 0;
+        for (int i = 0; i < 2; i++) {
+            char c;
+            n += recv(probe_fds[i], &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+        }
+        probe_readable[(f->handled - 1) % 8] = n;
+        for (double end = now_mono() + busy_ms / 1000.0; now_mono() < end;) {
+        }
+        answer(x->resp, "aaa", 3);
+        return http_resp_finish(x->resp) ? HANDLER_DONE : HANDLER_CLOSE;
+    }
     case ANSWER:
     default:
         answer(x->resp, x->req->path_len == 2 && x->req->path[1] == 'b' ? "bee" : "aaa", 3);
@@ -90,6 +108,17 @@ static struct config cfg;
 static struct http_limits limits = {.max_line = 8190, .max_fields = 100, .max_field_size = 8190,
                                     .max_body = 1 << 20, .body_mem_max = 1 << 20};
 static int n_done, n_closed;
+static bool coalesce; /* the run's conn_server.coalesce_writes */
+static struct conn_server *current; /* the test's, for the turn-end hook */
+
+static void
+turn_end_current(void *arg)
+{
+    (void)arg;
+    if (current != NULL) {
+        conn_server_turn_end(current);
+    }
+}
 
 static void
 on_done(struct conn_server *s)
@@ -115,6 +144,7 @@ server(struct loop *loop, struct handler *chain)
         .chain = chain,
         .request_done = on_done,
         .conn_closed = on_closed,
+        .coalesce_writes = coalesce,
     };
     return s;
 }
@@ -191,6 +221,7 @@ test_done_and_pipelining(struct loop *loop)
     struct fake f;
     fake_init(&f, ANSWER);
     struct conn_server s = server(loop, &f.h);
+    current = &s;
     n_done = n_closed = 0;
     int fd = connect_pair(&s);
     char buf[8192];
@@ -223,6 +254,7 @@ test_paused(struct loop *loop)
     struct fake f;
     fake_init(&f, PAUSE_ONCE);
     struct conn_server s = server(loop, &f.h);
+    current = &s;
     n_done = 0;
     int fd = connect_pair(&s);
     char buf[8192];
@@ -242,6 +274,7 @@ test_later(struct loop *loop)
     struct fake f;
     fake_init(&f, LATER_ONCE);
     struct conn_server s = server(loop, &f.h);
+    current = &s;
     n_done = 0;
     int fd = connect_pair(&s);
     char buf[8192];
@@ -275,6 +308,7 @@ test_stop_while_later(struct loop *loop)
     fake_init(&f, LATER_ONCE);
     f.stop_keeps = true;
     struct conn_server s = server(loop, &f.h);
+    current = &s;
     int fd = connect_pair(&s);
     char buf[256];
     send_all(fd, GET_A);
@@ -300,6 +334,7 @@ test_chain(struct loop *loop)
     fake_init(&second, ANSWER);
     first.h.next = &second.h;
     struct conn_server s = server(loop, &first.h);
+    current = &s;
     int fd = connect_pair(&s);
     char buf[4096];
     send_all(fd, GET_B);
@@ -313,6 +348,7 @@ test_chain(struct loop *loop)
     /* Nobody takes it: 404. */
     first.h.next = NULL;
     s = server(loop, &first.h);
+    current = &s;
     fd = connect_pair(&s);
     send_all(fd, GET_A);
     pump(loop, fd, buf, sizeof(buf), 50, NULL);
@@ -328,6 +364,7 @@ test_keepalive_timer(struct loop *loop)
     struct fake f;
     fake_init(&f, ANSWER);
     struct conn_server s = server(loop, &f.h);
+    current = &s;
     double saved = cfg.keepalive;
     cfg.keepalive = 0.1;
     n_closed = 0;
@@ -345,6 +382,61 @@ test_keepalive_timer(struct loop *loop)
     close(fd);
 }
 
+/* One round: both clients send a request, one loop turn answers both;
+ * returns how many responses the second handler call found written. */
+static int
+coalesce_round(struct loop *loop, struct fake *f, int ca, int cb)
+{
+    char buf[4096];
+    f->handled = 0;
+    send_all(ca, GET_A);
+    send_all(cb, GET_A);
+    loop_run_once(loop, 100);
+    CHECK(f->handled == 2); /* both in one turn */
+    for (int i = 0; i < 2; i++) {
+        ssize_t n = read(probe_fds[i], buf, sizeof(buf) - 1);
+        CHECK(n > 0); /* written by the end of the turn */
+        buf[n > 0 ? n : 0] = '\0';
+        CHECK(strcmp(body_of(buf), "aaa") == 0);
+    }
+    return probe_readable[1];
+}
+
+/* Two clients whose requests arrive in one loop turn: with coalesce_writes
+ * the first response is written at the end of the turn, after the second
+ * handler ran (the client is woken once for both); without, at once. Once
+ * handlers take longer than COALESCE_MAX on average, a held response is
+ * written before the next handler runs. */
+static void
+test_coalesce(struct loop *loop, bool on)
+{
+    struct fake f;
+    fake_init(&f, PROBE);
+    struct conn_server s = server(loop, &f.h);
+    current = &s;
+    s.coalesce_writes = on;
+    loop_set_turn_end(loop, conn_server_turn_end, &s);
+    probe_fds[0] = connect_pair(&s);
+    probe_fds[1] = connect_pair(&s);
+    busy_ms = 0;
+    CHECK(coalesce_round(loop, &f, probe_fds[0], probe_fds[1]) == (on ? 0 : 1));
+    CHECK(s.to_flush == NULL);
+    if (on) {
+        busy_ms = 3;
+        for (int i = 0; i < 4; i++) {
+            coalesce_round(loop, &f, probe_fds[0], probe_fds[1]);
+        }
+        CHECK(s.handler_avg > COALESCE_MAX);
+        CHECK(coalesce_round(loop, &f, probe_fds[0], probe_fds[1]) == 1);
+        busy_ms = 0;
+    }
+    conn_server_abort(&s);
+    conn_server_free_closed(&s);
+    loop_set_turn_end(loop, NULL, NULL);
+    close(probe_fds[0]);
+    close(probe_fds[1]);
+}
+
 int
 main(void)
 {
@@ -354,12 +446,21 @@ main(void)
     cfg.body_timeout = 30;
     cfg.send_timeout = 30;
     struct loop *loop = loop_new();
-    test_done_and_pipelining(loop);
-    test_paused(loop);
-    test_later(loop);
-    test_stop_while_later(loop);
-    test_chain(loop);
-    test_keepalive_timer(loop);
+    test_coalesce(loop, false);
+    test_coalesce(loop, true);
+    /* Everything again with responses held to the end of the turn, as the
+     * worker runs them. */
+    for (int pass = 0; pass < 2; pass++) {
+        coalesce = pass == 1;
+        loop_set_turn_end(loop, turn_end_current, NULL);
+        test_done_and_pipelining(loop);
+        test_paused(loop);
+        test_later(loop);
+        test_stop_while_later(loop);
+        test_chain(loop);
+        test_keepalive_timer(loop);
+        current = NULL;
+    }
     loop_free(loop);
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
