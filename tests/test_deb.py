@@ -61,6 +61,8 @@ def test_files_where_debian_puts_them():
                  "./usr/share/man/man1/wsgihost.1.gz", "./usr/share/doc/wsgihost/copyright",
                  "./usr/share/doc/wsgihost/examples/pyapp/__init__.py"):
         assert path in names, (path, sorted(names))
+    # A run of pyapp in the tree leaves bytecode there; the package has none.
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")], sorted(names)
 
 
 def binary():
