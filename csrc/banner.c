@@ -100,7 +100,7 @@ log_urls(const struct listener *l)
 void
 banner_log(const struct config *cfg, const struct listener *ls, size_t n)
 {
-    const char *cmd_args = getenv("WSGIHOST_CMD_ARGS") ? "$WSGIHOST_CMD_ARGS"
+    const char *cmd_args = getenv("WSGIHOST_CMD_ARGS")   ? "$WSGIHOST_CMD_ARGS"
                            : getenv("GUNICORN_CMD_ARGS") ? "$GUNICORN_CMD_ARGS"
                                                          : NULL;
     char more[64] = "";
@@ -123,8 +123,8 @@ banner_log(const struct config *cfg, const struct listener *ls, size_t n)
                                        : "";
     if (cfg->workers > 0) {
         log_info("Serving %s with a master (pid %d) and %d worker process%s, %s each%s",
-                 cfg->app_spec, (int)getpid(), cfg->workers, cfg->workers == 1 ? "" : "es",
-                 threads, extra);
+                 cfg->app_spec, (int)getpid(), cfg->workers, cfg->workers == 1 ? "" : "es", threads,
+                 extra);
     } else {
         log_info("Serving %s in a single process, %s%s", cfg->app_spec, threads, extra);
     }
