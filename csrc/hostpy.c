@@ -51,24 +51,59 @@ is_file(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* The module beside the executable (a build tree), else where meson
- * installs it. */
+/* dir/rel/_wsgihost.so into out, when it is a readable file. */
+static bool
+try_module(char *out, size_t outsz, const char *dir, size_t dirlen, const char *rel)
+{
+    int n = snprintf(out, outsz, "%.*s%s%s/_wsgihost.so", (int)dirlen, dir, *rel ? "/" : "", rel);
+    return n > 0 && (size_t)n < outsz && is_file(out);
+}
+
+/* Where the module is, first found wins:
+ * 1. beside the executable (a build tree: build/wsgihost, build/_wsgihost.so);
+ * 2. relative to the executable's prefix, when it runs from <prefix>/<bindir>:
+ *    <prefix>/<libdir>/wsgihost (where meson installs it), then
+ *    <prefix>/lib/wsgihost and <prefix>/libexec/wsgihost (other layouts).
+ *    So an installed tree works wherever it is (DESTDIR, dpkg -x, a copied
+ *    /opt prefix): /usr/bin/wsgihost finds
+ *    /usr/lib/x86_64-linux-gnu/wsgihost/_wsgihost.so;
+ * 3. the absolute directory meson installs it to (WSGIHOST_HOSTMOD_DIR).
+ * A build without the host-interpreter mode (sanitizers) looks nowhere: it
+ * must not pick up another build's installed module. */
 static bool
 find_module(char *out, size_t outsz, char *self, size_t selfsz)
 {
+    if (!WSGIHOST_HOST_PYTHON) {
+        return false;
+    }
     ssize_t n = readlink("/proc/self/exe", self, selfsz - 1);
     if (n <= 0) {
         return false;
     }
     self[n] = '\0';
     const char *slash = strrchr(self, '/');
-    if (slash != NULL &&
-        (size_t)snprintf(out, outsz, "%.*s/_wsgihost.so", (int)(slash - self), self) < outsz &&
-        is_file(out)) {
+    if (slash == NULL) {
+        return false;
+    }
+    size_t dirlen = (size_t)(slash - self);
+    if (try_module(out, outsz, self, dirlen, "")) {
         return true;
     }
-    return (size_t)snprintf(out, outsz, "%s/_wsgihost.so", WSGIHOST_HOSTMOD_DIR) < outsz &&
-           is_file(out);
+    /* dir ends with "/<bindir>" (bindir relative to the prefix): strip it. */
+    const char *bindir = WSGIHOST_BINDIR;
+    size_t blen = strlen(bindir);
+    if (bindir[0] != '/' && blen > 0 && dirlen > blen && self[dirlen - blen - 1] == '/' &&
+        strncmp(self + dirlen - blen, bindir, blen) == 0) {
+        size_t plen = dirlen - blen - 1;
+        static const char *const rels[] = {WSGIHOST_LIBDIR "/wsgihost", "lib/wsgihost",
+                                           "libexec/wsgihost"};
+        for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+            if (rels[i][0] != '/' && try_module(out, outsz, self, plen, rels[i])) {
+                return true;
+            }
+        }
+    }
+    return try_module(out, outsz, WSGIHOST_HOSTMOD_DIR, strlen(WSGIHOST_HOSTMOD_DIR), "");
 }
 
 /* The value of the last `--NAME VALUE` / `--NAME=VALUE` (or `-S VALUE`) on
@@ -222,7 +257,10 @@ hostpy_plan(int argc, char **argv, char *python, size_t pysz, char *module, size
     }
     char self[PATH_MAX];
     if (!find_module(module, modsz, self, sizeof(self))) {
-        *why = "no _wsgihost.so beside the executable or in " WSGIHOST_HOSTMOD_DIR;
+        *why = WSGIHOST_HOST_PYTHON
+                   ? "no _wsgihost.so beside the executable, under its prefix (" WSGIHOST_LIBDIR
+                     "/wsgihost) or in " WSGIHOST_HOSTMOD_DIR
+                   : "built without the host-interpreter mode";
         return false;
     }
     char resolved[PATH_MAX], rerr[1024];

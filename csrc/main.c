@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banner.h"
 #include "build_config.h"
 #include "config.h"
 #include "hostpy.h"
@@ -318,6 +319,7 @@ wsgihost_main(int argc, char **argv)
         log_info("Listening at: %s (%d)%s", ls[i].display, (int)getpid(),
                  ls[i].inherited ? " (from systemd)" : "");
     }
+    banner_log(&cfg, ls, n_binds);
     if (cfg.workers > 0) {
         if (cfg.preload && (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0)) {
             rc = 1;
@@ -328,7 +330,6 @@ wsgihost_main(int argc, char **argv)
             }
         }
     } else {
-        log_info("Serving %s in a single process (epoll)", cfg.app_spec);
         rc = worker_serve(&cfg, ls, n_binds, NULL, false);
         if (rc == WORKER_BOOT_FAILED) {
             rc = 1;

@@ -361,7 +361,6 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
         return 1;
     }
     m->slots = scoreboard;
-    log_info("Using %d worker process(es)", cfg->workers);
     int rc = 0;
     while (true) {
         manage(m);

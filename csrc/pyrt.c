@@ -267,8 +267,14 @@ pyrt_initialized(void)
 static void
 log_sys_path(const char *exe, const char *source)
 {
-    PyObject *prefix = PySys_GetObject("prefix"); /* borrowed */
+    PyObject *prefix = PySys_GetObject("prefix");     /* borrowed */
+    PyObject *base = PySys_GetObject("base_prefix"); /* borrowed */
     const char *p = prefix && PyUnicode_Check(prefix) ? PyUnicode_AsUTF8(prefix) : NULL;
+    const char *bp = base && PyUnicode_Check(base) ? PyUnicode_AsUTF8(base) : NULL;
+    PyErr_Clear();
+    /* PEP 405: in a virtualenv sys.prefix is the venv, sys.base_prefix the
+     * Python it was made from. */
+    bool venv = p != NULL && bp != NULL && strcmp(p, bp) != 0;
     /* site-packages as site.py set them up (a venv's own, the system's
      * only with include-system-site-packages). */
     PyObject *site = PyImport_ImportModule("site");
@@ -276,10 +282,11 @@ log_sys_path(const char *exe, const char *source)
     PyObject *spr = sp ? PyObject_Repr(sp) : NULL;
     const char *sps = spr ? PyUnicode_AsUTF8(spr) : NULL;
     PyErr_Clear();
-    log_info("Python %.*s at %s (%s interpreter%s%s), sys.prefix %s, site-packages %s",
+    log_info("Python %.*s at %s (%s interpreter%s%s), virtualenv: %s, sys.prefix %s, "
+             "site-packages %s",
              (int)strcspn(Py_GetVersion(), " "), Py_GetVersion(), exe,
              host ? "host" : "embedded", source ? ", from " : "", source ? source : "",
-             p ? p : "?", sps ? sps : "?");
+             venv ? p : "none", p ? p : "?", sps ? sps : "?");
     Py_XDECREF(spr);
     Py_XDECREF(sp);
     Py_XDECREF(site);

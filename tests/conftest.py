@@ -33,10 +33,11 @@ def pytest_sessionstart(session):
 
 
 def _make_factory(base_dir, finalizers):
-    def make(app, *args, env=None, cwd=None, pythonpath=True, binds=None, start=True):
+    def make(app, *args, env=None, cwd=None, pythonpath=True, binds=None, start=True,
+             binary=None):
         workdir = base_dir / f"server{next(_counter)}"
         srv = Server(app, args, workdir=workdir, env=env, cwd=cwd, pythonpath=pythonpath,
-                     binds=binds)
+                     binds=binds, binary=binary)
         _LIVE.append(srv)
         finalizers.append(srv)
         if start:

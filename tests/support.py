@@ -92,14 +92,15 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
-def run_binary(args, timeout=None, cwd=None, env=None):
-    """Run the binary to completion (start-up errors, --help): returns
-    CompletedProcess with text stdout/stderr. A hang fails the test."""
+def run_binary(args, timeout=None, cwd=None, env=None, binary=None):
+    """Run the binary (or another copy of it) to completion (start-up errors,
+    --help): returns CompletedProcess with text stdout/stderr. A hang fails
+    the test."""
     timeout = timeout or START_TIMEOUT
     if env is None:
         env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_VARS}
     try:
-        return subprocess.run([str(BIN), *args], cwd=cwd or SOURCE_ROOT, env=env,
+        return subprocess.run([str(binary or BIN), *args], cwd=cwd or SOURCE_ROOT, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout, text=True, errors="replace")
     except subprocess.TimeoutExpired as e:
@@ -115,8 +116,9 @@ class Server:
     """
 
     def __init__(self, app, args=(), *, workdir, env=None, cwd=None, pythonpath=True,
-                 binds=None):
+                 binds=None, binary=None):
         self.app = app
+        self.binary = Path(binary) if binary else BIN  # an installed copy (test_install)
         self.args = list(args)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +142,7 @@ class Server:
 
     # -- life cycle -------------------------------------------------------
     def command(self):
-        cmd = [str(BIN)]
+        cmd = [str(self.binary)]
         for b in self.binds:
             cmd += ["-b", b]
         if self.pythonpath:

@@ -126,6 +126,8 @@ def test_get(tls_server, certs):
     r = https_get(tls_server.port, certs.client_ctx())
     assert r.status == 200 and r.body == b"Hello, World!", r
     assert "Listening at: https://127.0.0.1:" in tls_server.log()
+    # The start-up summary's URL says https too.
+    assert f"Open https://127.0.0.1:{tls_server.port}/ in a browser\n" in tls_server.log()
 
 
 def test_environ(env_server, certs):

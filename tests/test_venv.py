@@ -56,6 +56,7 @@ def test_activated_venv_is_used(server_factory, venvs, mode):
     log = srv.log()
     assert f"at {venv}/bin/python" in log and "from $VIRTUAL_ENV" in log, log[-2000:]
     assert f"sys.prefix {venv}" in log and "site-packages [" in log
+    assert f"virtualenv: {venv}, " in log, log[-2000:]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,9 +7,11 @@ FROM debian:bookworm-slim AS build
 COPY compose/images/ /opt/images/
 RUN /opt/images/install-packages.sh build
 # What `meson setup` reads: the build file, its options, the C sources, the
-# test sources it declares, and pyapp (linked into the build directory).
+# man page it installs, the test sources it declares, and pyapp (linked into
+# the build directory).
 COPY meson.build meson_options.txt /src/
 COPY csrc/ /src/csrc/
+COPY doc/ /src/doc/
 COPY tests/ /src/tests/
 COPY pyapp/ /src/pyapp/
 RUN /opt/images/build-wsgihost.sh /src /build /out
