@@ -878,9 +878,15 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
         return;
     }
     read_input(c);
-    if (!is_closed(c) && c->in.len > 0) {
+    if (is_closed(c)) {
+        return;
+    }
+    if (c->in.len > 0 || c->peer_eof) {
+        /* A request, or the end: a client that finished its PROXY header
+         * or TLS handshake and went away before the first epoll turn
+         * (process() closes it; set_events() alone would watch nothing). */
         process(c);
-    } else if (!is_closed(c) && (c->io != NULL || s->cfg->proxy_protocol)) {
+    } else if (c->io != NULL || s->cfg->proxy_protocol) {
         set_events(c); /* a phase may have changed the events it waits for */
     }
 }

@@ -382,6 +382,39 @@ test_keepalive_timer(struct loop *loop)
     close(fd);
 }
 
+/* A client that sent its PROXY header and went away before the connection
+ * was taken (its FIN already there when conn_new() reads): closed at once,
+ * not watched for nothing until the header timeout. The same path served a
+ * TLS handshake that finished inside conn_new() (tests/test_tls.py's
+ * test_ciphers hung at teardown for 10 s on a loaded machine). */
+static void
+test_gone_after_phase(struct loop *loop)
+{
+    struct fake f;
+    fake_init(&f, ANSWER);
+    struct conn_server s = server(loop, &f.h);
+    current = &s;
+    bool saved = cfg.proxy_protocol;
+    cfg.proxy_protocol = true;
+    n_closed = 0;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    send_all(sv[1], "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\n");
+    CHECK(shutdown(sv[1], SHUT_WR) == 0);
+    static struct listener l = {.fd = -1, .is_unix = true};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    conn_new(&s, sv[0], &l, (const struct sockaddr *)&sa, sizeof(sa));
+    CHECK(n_closed == 1 && s.n_conns == 0); /* closed in conn_new() */
+    char buf[64];
+    bool eof = false;
+    pump(loop, sv[1], buf, sizeof(buf), 20, &eof);
+    CHECK(eof);
+    conn_server_abort(&s); /* nothing left, unless the check above failed */
+    conn_server_free_closed(&s);
+    cfg.proxy_protocol = saved;
+    close(sv[1]);
+}
+
 /* One round: both clients send a request, one loop turn answers both;
  * returns how many responses the second handler call found written. */
 static int
@@ -459,6 +492,7 @@ main(void)
         test_stop_while_later(loop);
         test_chain(loop);
         test_keepalive_timer(loop);
+        test_gone_after_phase(loop);
         current = NULL;
     }
     loop_free(loop);
