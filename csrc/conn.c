@@ -564,6 +564,13 @@ process_once(struct conn *c)
             }
             continue;
         }
+        /* Pipelined requests left waiting behind a complete response that
+         * filled the queue past the mark (a file): their turn, now that
+         * it drained. No event would bring them back: they are read. */
+        if (c->state == CONN_READING && c->in.len > 0 &&
+            outq_pending(&c->out) <= HTTP_RESP_HIGH_WATER) {
+            continue;
+        }
         break;
     }
     if (is_closed(c)) {
