@@ -59,6 +59,35 @@ struct rule {
     size_t mount;
 };
 
+/* Whether a file has .br / .gz siblings, remembered for a second per
+ * file: two failed lookups per request were a quarter of a small file's
+ * cost. The entry holds only while the file itself is unchanged (device,
+ * inode, size, mtime), so a new build is seen at once; a sibling added
+ * beside an unchanged file shows within RECHECK_EVERY. */
+#define SIB_SLOTS 1024 /* direct-mapped, per process */
+#define HAS_BR    1u
+#define HAS_GZ    2u
+
+struct sib_entry {
+    uint64_t key; /* hash of the mount and the path; 0 = empty */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+    double at;
+    unsigned has;
+};
+
+static uint64_t
+path_key(size_t mount, const char *rel, size_t n)
+{
+    uint64_t h = 14695981039346656037ull ^ (uint64_t)mount; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)rel[i]) * 1099511628211ull;
+    }
+    return h | 1;
+}
+
 struct static_site {
     struct handler base;
     struct mount mounts[CONFIG_MAX_STATIC];
@@ -75,6 +104,7 @@ struct static_site {
     const char *cache_control; /* NULL: none */
     size_t cache_control_len;
     struct mime_table *mime;
+    struct sib_entry *sibs; /* SIB_SLOTS */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -352,6 +382,7 @@ static_site_new(const struct config *cfg, char *err, size_t errsz)
     s->cache_control = cfg->static_cache_control;
     s->cache_control_len = s->cache_control ? strlen(s->cache_control) : 0;
     s->mime = mime_table_new(MIME_TYPES);
+    s->sibs = xcalloc(SIB_SLOTS, sizeof(*s->sibs));
     size_t from_file;
     size_t n_types = mime_table_size(s->mime, &from_file);
     for (size_t i = 0; i < s->n_mounts; i++) {
@@ -381,6 +412,7 @@ static_site_free(struct static_site *s)
         free(s->mounts[i].dir);
     }
     mime_table_free(s->mime);
+    free(s->sibs);
     free(s);
 }
 
@@ -510,7 +542,6 @@ struct req_fields {
     const struct hfield *range, *if_range, *if_ms, *if_ums;
     int n_if_ms, n_if_ums, n_range, n_if_range;
     bool has_inm, has_im;
-    bool accepts_html;
     struct httpcond_accept_enc ae;
 };
 
@@ -526,8 +557,6 @@ gather(const struct http_req *req, struct req_fields *f)
         }
         if (FIELD_IS(h, "accept-encoding")) {
             httpcond_accept_enc_feed(&f->ae, h->value, h->value_len);
-        } else if (FIELD_IS(h, "accept")) {
-            f->accepts_html = f->accepts_html || httpcond_accepts_html(h->value, h->value_len);
         } else if (FIELD_IS(h, "range")) {
             f->range = h;
             f->n_range++;
@@ -623,7 +652,34 @@ struct serve {
     const char *path; /* the decoded URL path, for --static-immutable prefixes */
     size_t path_len;
     bool immutable_ok; /* not the fallback */
+    double now;
 };
+
+static unsigned
+siblings_known(struct static_site *s, const struct serve *v, const struct stat *st)
+{
+    uint64_t key = path_key((size_t)(v->m - s->mounts), v->rel, v->rel_len);
+    struct sib_entry *e = &s->sibs[key & (SIB_SLOTS - 1)];
+    int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    if (e->key == key && e->dev == st->st_dev && e->ino == st->st_ino &&
+        e->size == st->st_size && e->mtime_ns == mt && v->now - e->at < RECHECK_EVERY) {
+        return e->has;
+    }
+    unsigned has = 0;
+    struct rep probe;
+    sibling(v->m, v->rel, v->rel_len, ".br", &probe);
+    if (probe.fd >= 0) {
+        has |= HAS_BR;
+        rep_close(&probe);
+    }
+    sibling(v->m, v->rel, v->rel_len, ".gz", &probe);
+    if (probe.fd >= 0) {
+        has |= HAS_GZ;
+        rep_close(&probe);
+    }
+    *e = (struct sib_entry){key, st->st_dev, st->st_ino, st->st_size, mt, v->now, has};
+    return has;
+}
 
 static const char *
 cache_control_for(const struct static_site *s, const struct serve *v, size_t *len)
@@ -673,31 +729,27 @@ serve_file(struct static_site *s, struct handler_ctx *x, const struct serve *v, 
 
     /* Precompressed siblings, for the types that compress; looked for even
      * when the client takes neither, so that Vary is always right. */
+    /* Precompressed siblings, for the types that compress; known even when
+     * the client takes neither, so that Vary is always right. */
     struct rep reps[3] = {{fd, *st, NULL}, {-1, {0}, "br"}, {-1, {0}, "gzip"}};
-    bool vary = false;
-    if (type->compressible) {
-        sibling(v->m, v->rel, v->rel_len, ".br", &reps[1]);
-        sibling(v->m, v->rel, v->rel_len, ".gz", &reps[2]);
-        vary = reps[1].fd >= 0 || reps[2].fd >= 0;
-    }
-    int pick = 0, best_q = 0;
-    int q_br = httpcond_accept_enc_q(&f.ae, f.ae.br);
-    int q_gz = httpcond_accept_enc_q(&f.ae, f.ae.gzip);
-    if (reps[1].fd >= 0 && q_br > best_q) {
-        pick = 1;
-        best_q = q_br;
-    }
-    if (reps[2].fd >= 0 && q_gz > best_q) {
-        pick = 2;
-        best_q = q_gz;
-    }
-    if (pick != 0 && f.ae.identity > best_q) {
-        pick = 0; /* identity asked for explicitly, and preferred */
-    }
-    for (int i = 0; i < 3; i++) {
-        if (i != pick) {
-            rep_close(&reps[i]);
+    unsigned has = type->compressible ? siblings_known(s, v, st) : 0;
+    bool vary = has != 0;
+    int q[3] = {0, (has & HAS_BR) ? httpcond_accept_enc_q(&f.ae, f.ae.br) : 0,
+                (has & HAS_GZ) ? httpcond_accept_enc_q(&f.ae, f.ae.gzip) : 0};
+    /* The best q first (br on a tie: smaller); one that is gone since it
+     * was seen gives way to the next. Identity only when the client names
+     * it with a higher q than the coding. */
+    int order[2] = {q[2] > q[1] ? 2 : 1, q[2] > q[1] ? 1 : 2};
+    int pick = 0;
+    for (int k = 0; k < 2 && pick == 0; k++) {
+        int i = order[k];
+        if (q[i] > 0 && f.ae.identity <= q[i]) {
+            sibling(v->m, v->rel, v->rel_len, i == 1 ? ".br" : ".gz", &reps[i]);
+            pick = reps[i].fd >= 0 ? i : 0;
         }
+    }
+    if (pick != 0) {
+        rep_close(&reps[0]);
     }
     struct rep *rep = &reps[pick];
     uint64_t len = (uint64_t)rep->st.st_size;
@@ -924,7 +976,7 @@ static_handle(struct handler *h, struct handler_ctx *x)
     bool slash = path[n - 1] == '/';
     struct serve v = {
         .m = m, .rel = rel, .rel_len = rel_len, .name = last, .name_len = last_len,
-        .path = path, .path_len = n, .immutable_ok = true,
+        .path = path, .path_len = n, .immutable_ok = true, .now = now,
     };
     struct stat st;
     int fd = -1;
@@ -1015,7 +1067,7 @@ static_handle(struct handler *h, struct handler_ctx *x)
     struct serve fv = {
         .m = m, .rel = f->file, .rel_len = strlen(f->file),
         .name = slash_at ? slash_at + 1 : f->file,
-        .path = path, .path_len = n, .immutable_ok = false,
+        .path = path, .path_len = n, .immutable_ok = false, .now = now,
     };
     fv.name_len = strlen(fv.name);
     return serve_file(s, x, &fv, fd, &st);

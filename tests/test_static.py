@@ -375,6 +375,33 @@ def test_precompressed_only_some(srv):
     assert r.body == JS_GZ and r.header("Content-Encoding") is None
 
 
+def test_siblings_that_come_and_go(server_factory, tmp_path):
+    """Siblings are remembered for a second per file (while the file itself
+    is unchanged): one added shows within that second, one removed is never
+    served, a new build of the file is seen at once."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.js").write_bytes(b"plain")
+    s = start(server_factory, d)
+    br = [("Accept-Encoding", "br, gzip")]
+    r = get(s, "/a.js", br)
+    assert r.body == b"plain" and r.header("Vary") is None
+    (d / "a.js.br").write_bytes(b"BR")
+    wait_for(lambda: get(s, "/a.js", br).body == b"BR", 3 * SLOW, what="the new .br")
+    (d / "a.js.gz").write_bytes(b"GZ")
+    (d / "a.js.br").unlink()
+    r = get(s, "/a.js", br)  # the .br is remembered, but gone: the next best
+    assert r.body in (b"GZ", b"plain") and r.header("Vary") == "Accept-Encoding"
+    assert r.header("Content-Encoding") == {b"GZ": "gzip", b"plain": None}[r.body]
+    wait_for(lambda: get(s, "/a.js", br).body == b"GZ", 3 * SLOW, what="the .gz")
+    # A new build (a new file) drops what was remembered at once.
+    (d / "a.js.gz").unlink()
+    (d / "new.js").write_bytes(b"plain two")
+    os.replace(d / "new.js", d / "a.js")
+    r = get(s, "/a.js", br)
+    assert r.body == b"plain two" and r.header("Vary") is None
+
+
 # -- cache control -------------------------------------------------------------------
 
 IMMUTABLE = "public, max-age=31536000, immutable"
