@@ -720,6 +720,27 @@ def test_prefork(server_factory, dist, tmp_path):
     assert len(pids) == 2, pids
 
 
+def test_hup_reopens_the_static_map(server_factory, tmp_path):
+    """HUP re-reads the config file: a new static_map is served by the new
+    workers; a broken one is refused and the running ones keep serving."""
+    import signal
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, text in ((a, b"from a"), (b, b"from b")):
+        d.mkdir()
+        (d / "v.txt").write_bytes(text)
+    conf = tmp_path / "c.py"
+    conf.write_text(f"static_map = {{'/': {str(a)!r}}}\nworkers = 2\n")
+    s = server_factory("static_echo:application", "-c", str(conf))
+    assert get(s, "/v.txt").body == b"from a"
+    conf.write_text(f"static_map = {{'/': {str(b)!r}}}\nworkers = 2\n")
+    s.send_signal(signal.SIGHUP)
+    wait_for(lambda: get(s, "/v.txt").body == b"from b", 10 * SLOW, what="the new static_map")
+    conf.write_text(f"static_map = {{'/': {str(tmp_path / 'gone')!r}}}\nworkers = 2\n")
+    s.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload: --static /=" in s.log(), 10 * SLOW, what="the refused reload")
+    assert all(get(s, "/v.txt").body == b"from b" for _ in range(5))
+
+
 # -- configuration ---------------------------------------------------------------------
 
 def test_config_file(server_factory, dist, tmp_path):
