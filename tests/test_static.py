@@ -772,6 +772,12 @@ def test_config_file(server_factory, dist, tmp_path):
     # The command line replaces the file's list.
     r = run_binary(["-c", str(conf), "--static", f"/x={dist}", "--print-config", "x:app"])
     assert f"static_map = [('/x', '{dist}')]" in r.stdout, r.stdout
+    # $WSGIHOST_CMD_ARGS carries them like any option.
+    env = {k: v for k, v in os.environ.items() if k not in support.SERVER_ENV_VARS}
+    env["WSGIHOST_CMD_ARGS"] = f"--static /e={dist} --static-exclude /e/api"
+    r = run_binary(["--print-config", "x:app"], env=env)
+    assert f"static_map = [('/e', '{dist}')]" in r.stdout and "static_exclude = ['/e/api']" \
+        in r.stdout, r.stdout + r.stderr
     conf.write_text("static_map = 5\n")
     r = run_binary(["-c", str(conf), "x:app"])
     assert r.returncode != 0 and "static_map = 5: expected a dict" in r.stderr
