@@ -14,7 +14,7 @@
 #include <linux/openat2.h>
 #endif
 
-#define FILE_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+#define FILE_FLAGS      (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 #define OPENAT2_RETRIES 4 /* EAGAIN: a rename raced the lookup; try again */
 
 static enum beneath_mode mode = BENEATH_WALK;
@@ -75,8 +75,7 @@ beneath_root_open(struct beneath_root *r, const char *path, char *err, size_t er
     memset(r, 0, sizeof(*r));
     r->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (r->fd < 0) {
-        errfmt(err, errsz, "%s: %s", path,
-               errno == ENOTDIR ? "not a directory" : strerror(errno));
+        errfmt(err, errsz, "%s: %s", path, errno == ENOTDIR ? "not a directory" : strerror(errno));
         return -1;
     }
     struct stat st;

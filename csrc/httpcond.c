@@ -179,8 +179,8 @@ httpcond_parse_date(const char *s, size_t n, int64_t *out)
     if (wday >= 7) {
         /* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
         if (!(take_lit(&c, ", ") && take_num(&c, 2, &d) && take_lit(&c, "-") &&
-              take_month(&c, &m) && take_lit(&c, "-") && take_num(&c, 2, &y) &&
-              take_lit(&c, " ") && take_time(&c, &hh, &mm, &ss) && take_lit(&c, " GMT"))) {
+              take_month(&c, &m) && take_lit(&c, "-") && take_num(&c, 2, &y) && take_lit(&c, " ") &&
+              take_time(&c, &hh, &mm, &ss) && take_lit(&c, " GMT"))) {
             return false;
         }
         /* Two-digit years: 70-99 are 19xx, the rest 20xx (RFC 9110 5.6.7
@@ -189,9 +189,9 @@ httpcond_parse_date(const char *s, size_t n, int64_t *out)
         y += y < 70 ? 2000 : 1900;
     } else if (take_lit(&c, ", ")) {
         /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-        if (!(take_num(&c, 2, &d) && take_lit(&c, " ") && take_month(&c, &m) &&
-              take_lit(&c, " ") && take_num(&c, 4, &y) && take_lit(&c, " ") &&
-              take_time(&c, &hh, &mm, &ss) && take_lit(&c, " GMT"))) {
+        if (!(take_num(&c, 2, &d) && take_lit(&c, " ") && take_month(&c, &m) && take_lit(&c, " ") &&
+              take_num(&c, 4, &y) && take_lit(&c, " ") && take_time(&c, &hh, &mm, &ss) &&
+              take_lit(&c, " GMT"))) {
             return false;
         }
     } else {

@@ -26,6 +26,7 @@ static const struct mime_type octet_stream = {"application/octet-stream", 24, fa
 
 /* The front end's types, for a system without /etc/mime.types or whose
  * file lacks one of them (mjs, map, avif, wasm in older files). */
+/* clang-format off */
 static const char *const builtin[][2] = {
     {"html", "text/html"},
     {"htm", "text/html"},
@@ -52,6 +53,7 @@ static const char *const builtin[][2] = {
     {"xml", "application/xml"},
     {"pdf", "application/pdf"},
 };
+/* clang-format on */
 
 static bool
 ends_with(const char *s, size_t n, const char *lit)

@@ -29,11 +29,11 @@
 #include "log.h"
 #include "mime.h"
 
-#define PATH_BUF       4096         /* longer request paths are not ours */
-#define SMALL_FILE     (16 * 1024)  /* read into the queue beside the head: one writev */
-#define RECHECK_EVERY  1.0          /* seconds between looks at what DIR names now */
-#define IMMUTABLE_CC   "public, max-age=31536000, immutable"
-#define MIME_TYPES     "/etc/mime.types"
+#define PATH_BUF      4096        /* longer request paths are not ours */
+#define SMALL_FILE    (16 * 1024) /* read into the queue beside the head: one writev */
+#define RECHECK_EVERY 1.0         /* seconds between looks at what DIR names now */
+#define IMMUTABLE_CC  "public, max-age=31536000, immutable"
+#define MIME_TYPES    "/etc/mime.types"
 
 struct mount {
     const char *prefix;
@@ -580,8 +580,7 @@ gather(const struct http_req *req, struct req_fields *f)
 /* If-None-Match or If-Match, over every field of that name (one list):
  * 1 match, 0 none, -1 absent or not a valid list (then ignored). */
 static int
-etag_fields(const struct http_req *req, const char *name, const char *etag, size_t elen,
-            bool weak)
+etag_fields(const struct http_req *req, const char *name, const char *etag, size_t elen, bool weak)
 {
     int result = -1;
     size_t nlen = strlen(name);
@@ -661,8 +660,8 @@ siblings_known(struct static_site *s, const struct serve *v, const struct stat *
     uint64_t key = path_key((size_t)(v->m - s->mounts), v->rel, v->rel_len);
     struct sib_entry *e = &s->sibs[key & (SIB_SLOTS - 1)];
     int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    if (e->key == key && e->dev == st->st_dev && e->ino == st->st_ino &&
-        e->size == st->st_size && e->mtime_ns == mt && v->now - e->at < RECHECK_EVERY) {
+    if (e->key == key && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+        e->mtime_ns == mt && v->now - e->at < RECHECK_EVERY) {
         return e->has;
     }
     unsigned has = 0;
@@ -838,8 +837,8 @@ serve_file(struct static_site *s, struct handler_ctx *x, const struct serve *v, 
         if (got != (ssize_t)n) {
             /* Shrunk since fstat (rewritten in place): the promised length
              * cannot be kept; the client sees the connection end. */
-            log_info("static file %s/%s changed while read; closing the connection",
-                     v->m->dir, v->rel);
+            log_info("static file %s/%s changed while read; closing the connection", v->m->dir,
+                     v->rel);
             rc = HANDLER_CLOSE;
         }
     } else {
@@ -975,8 +974,15 @@ static_handle(struct handler *h, struct handler_ctx *x)
     bool readonly = method_is(req, "GET", 3) || req->is_head;
     bool slash = path[n - 1] == '/';
     struct serve v = {
-        .m = m, .rel = rel, .rel_len = rel_len, .name = last, .name_len = last_len,
-        .path = path, .path_len = n, .immutable_ok = true, .now = now,
+        .m = m,
+        .rel = rel,
+        .rel_len = rel_len,
+        .name = last,
+        .name_len = last_len,
+        .path = path,
+        .path_len = n,
+        .immutable_ok = true,
+        .now = now,
     };
     struct stat st;
     int fd = -1;
@@ -1065,9 +1071,14 @@ static_handle(struct handler *h, struct handler_ctx *x)
     }
     const char *slash_at = strrchr(f->file, '/');
     struct serve fv = {
-        .m = m, .rel = f->file, .rel_len = strlen(f->file),
+        .m = m,
+        .rel = f->file,
+        .rel_len = strlen(f->file),
         .name = slash_at ? slash_at + 1 : f->file,
-        .path = path, .path_len = n, .immutable_ok = false, .now = now,
+        .path = path,
+        .path_len = n,
+        .immutable_ok = false,
+        .now = now,
     };
     fv.name_len = strlen(fv.name);
     return serve_file(s, x, &fv, fd, &st);

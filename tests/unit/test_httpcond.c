@@ -63,8 +63,8 @@ test_etags(void)
     CHECK(httpcond_etag_match(S("\"1a-2b\""), tag, n, false) == 1);
     CHECK(httpcond_etag_match(S("\"x\", \"1a-2b\""), tag, n, false) == 1);
     CHECK(httpcond_etag_match(S("\"x\",\"y\""), tag, n, false) == 0);
-    CHECK(httpcond_etag_match(S("W/\"1a-2b\""), tag, n, true) == 1);   /* weak comparison */
-    CHECK(httpcond_etag_match(S("W/\"1a-2b\""), tag, n, false) == 0);  /* strong: never W/ */
+    CHECK(httpcond_etag_match(S("W/\"1a-2b\""), tag, n, true) == 1);  /* weak comparison */
+    CHECK(httpcond_etag_match(S("W/\"1a-2b\""), tag, n, false) == 0); /* strong: never W/ */
     CHECK(httpcond_etag_match(S("*"), tag, n, false) == 1);
     CHECK(httpcond_etag_match(S(" * "), tag, n, true) == 1);
     CHECK(httpcond_etag_match(S("1a-2b"), tag, n, true) == -1); /* unquoted */
