@@ -257,13 +257,14 @@ outq_flush(struct outq *q, const struct outq_writer *w, uint64_t *written)
         }
         struct iovec iov[IOV_MAX_BATCH];
         int cnt = 0;
-        for (struct outq_seg *t = s; t != NULL && t->kind == SEG_MEM && cnt < IOV_MAX_BATCH;
-             t = t->next) {
+        struct outq_seg *t = s;
+        for (; t != NULL && t->kind == SEG_MEM && cnt < IOV_MAX_BATCH; t = t->next) {
             iov[cnt].iov_base = t->data + t->off;
             iov[cnt].iov_len = t->len;
             cnt++;
         }
-        ssize_t n = w->writev(w->ctx, iov, cnt);
+        bool file_next = t != NULL && t->kind == SEG_FILE && w->writev_more != NULL;
+        ssize_t n = file_next ? w->writev_more(w->ctx, iov, cnt) : w->writev(w->ctx, iov, cnt);
         if (n < 0) {
             return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
         }

@@ -37,6 +37,10 @@ struct outq {
  * return bytes written, or -1 with errno (EAGAIN when the socket is full). */
 struct outq_writer {
     ssize_t (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
+    /* Optional: the same when a file range follows at once (a response
+     * head before its file), so that the transport may hold the bytes for
+     * it (MSG_MORE) instead of sending the head as a packet of its own. */
+    ssize_t (*writev_more)(void *ctx, const struct iovec *iov, int iovcnt);
     ssize_t (*sendfile)(void *ctx, int fd, off_t *off, size_t n);
     void *ctx;
 };

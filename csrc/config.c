@@ -104,6 +104,11 @@ enum {
     OPT_FORWARDED_ALLOW_IPS,
     OPT_PROXY_PROTOCOL,
     OPT_PROXY_ALLOW_FROM,
+    OPT_STATIC,
+    OPT_STATIC_FALLBACK,
+    OPT_STATIC_EXCLUDE,
+    OPT_STATIC_CACHE_CONTROL,
+    OPT_STATIC_IMMUTABLE,
 };
 
 /* The canonical names come first: opt_name() reports the first entry with a
@@ -157,6 +162,11 @@ static const struct option long_options[] = {
     {"forwarded-allow-ips", required_argument, NULL, OPT_FORWARDED_ALLOW_IPS},
     {"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
     {"proxy-allow-from", required_argument, NULL, OPT_PROXY_ALLOW_FROM},
+    {"static", required_argument, NULL, OPT_STATIC},
+    {"static-fallback", required_argument, NULL, OPT_STATIC_FALLBACK},
+    {"static-exclude", required_argument, NULL, OPT_STATIC_EXCLUDE},
+    {"static-cache-control", required_argument, NULL, OPT_STATIC_CACHE_CONTROL},
+    {"static-immutable", required_argument, NULL, OPT_STATIC_IMMUTABLE},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -239,6 +249,9 @@ config_defaults(struct config *c)
     c->umask = -1;
     c->cert_reqs = CONFIG_CERT_NONE;
     c->tls_min_version = 12;
+    c->static_cache_control = "no-cache";
+    c->static_immutable[0] = "auto";
+    c->n_static_immutable = 1;
     /* Literals that cannot fail; $FORWARDED_ALLOW_IPS is read in config_parse. */
     ip_allow_add(&c->forwarded_allow, DEFAULT_TRUSTED_PROXIES, NULL, 0);
     ip_allow_add(&c->proxy_allow, DEFAULT_TRUSTED_PROXIES, NULL, 0);
@@ -592,6 +605,19 @@ print_help(void)
            "                                (v1 or v2, as haproxy or nginx send it)\n"
            "      --proxy-allow-from IPS    peers allowed to connect with --proxy-protocol\n"
            "                                [127.0.0.1,::1]\n"
+           "      --static PREFIX=DIR       serve the files under DIR at the URL PREFIX from C,\n"
+           "                                before the app; repeatable, longest prefix wins\n"
+           "      --static-fallback PREFIX=FILE  a GET under PREFIX that names no file, has\n"
+           "                                no extension and accepts text/html gets FILE (in\n"
+           "                                the --static DIR serving PREFIX): an SPA's routes\n"
+           "      --static-exclude PREFIX   URL prefix that always goes to the app, even under\n"
+           "                                a --static prefix (like /api), repeatable\n"
+           "      --static-cache-control VALUE  Cache-Control of static files, 'off' = none\n"
+           "                                [no-cache]\n"
+           "      --static-immutable RULE   files that get 'public, max-age=31536000,\n"
+           "                                immutable': 'auto' (hashed names like\n"
+           "                                app-3f2a1b4c.js), a URL prefix, or 'off';\n"
+           "                                repeatable [auto]\n"
            "      --keep-alive SECONDS      idle time allowed between requests [5]\n"
            "      --header-timeout SECONDS  time for a whole request head to arrive [10]\n"
            "      --body-timeout SECONDS    longest pause while a body arrives [30]\n"
@@ -652,6 +678,110 @@ set_nonempty(const char *what, const char *arg, const char **out)
         return usage_error("%s: empty value", what);
     }
     *out = arg;
+    return 0;
+}
+
+/* The segments of [s, s+n) split on '/': none empty (unless allow_empty,
+ * for the leading '/'), none "." or "..". */
+static bool
+segments_ok(const char *s, size_t n, bool allow_empty)
+{
+    size_t i = 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && s[j] != '/') {
+            j++;
+        }
+        size_t len = j - i;
+        if ((len == 0 && !allow_empty) || (len == 1 && s[i] == '.') ||
+            (len == 2 && s[i] == '.' && s[i + 1] == '.')) {
+            return false;
+        }
+        allow_empty = false;
+        i = j + 1;
+    }
+    return true;
+}
+
+/* A URL prefix, in the decoded form requests are matched in: "/" or
+ * "/a/b" (a trailing '/' is dropped). Returns a copy, or NULL after the
+ * message. */
+static const char *
+url_prefix(const char *what, const char *arg, const char *s, size_t n)
+{
+    if (n == 0 || s[0] != '/') {
+        usage_error("%s '%s': the URL prefix must start with '/'", what, arg);
+        return NULL;
+    }
+    while (n > 1 && s[n - 1] == '/') {
+        n--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= ' ' || ch == 0x7f || ch == '%' || ch == '\\' || ch == '?' || ch == '#') {
+            usage_error("%s '%s': byte 0x%02x is not allowed in a URL prefix (write it "
+                        "decoded, without %%-escapes, blanks, query or fragment)",
+                        what, arg, ch);
+            return NULL;
+        }
+    }
+    if (n > 1 && !segments_ok(s + 1, n - 1, false)) {
+        usage_error("%s '%s': the URL prefix has an empty, '.' or '..' segment", what, arg);
+        return NULL;
+    }
+    return cfg_strndup(s, n);
+}
+
+/* --static PREFIX=DIR and --static-fallback PREFIX=FILE. */
+static int
+add_pair(const char *what, const char *arg, struct config_pair *list, size_t *n, bool is_file)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq[1] == '\0') {
+        return usage_error("%s '%s': expected %s", what, arg,
+                           is_file ? "PREFIX=FILE, like /=index.html" : "URL_PREFIX=DIR, like "
+                                                                        "/assets=dist/assets");
+    }
+    if (*n == CONFIG_MAX_STATIC) {
+        return usage_error("%s: more than %d", what, CONFIG_MAX_STATIC);
+    }
+    const char *prefix = url_prefix(what, arg, arg, (size_t)(eq - arg));
+    if (prefix == NULL) {
+        return -1;
+    }
+    const char *path = eq + 1;
+    if (is_file) {
+        size_t len = strlen(path);
+        bool hidden = path[0] == '.' || strstr(path, "/.") != NULL;
+        if (path[0] == '/' || strchr(path, '\\') != NULL || hidden ||
+            !segments_ok(path, len, false)) {
+            return usage_error("%s '%s': FILE must be a path inside the --static directory "
+                               "(relative, no '..', no hidden names), like index.html",
+                               what, arg);
+        }
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(list[i].prefix, prefix) == 0) {
+            return usage_error("%s '%s': the prefix %s is given twice", what, arg, prefix);
+        }
+    }
+    list[*n].prefix = prefix;
+    list[*n].path = path;
+    (*n)++;
+    return 0;
+}
+
+static int
+add_prefix(const char *what, const char *arg, const char **list, size_t *n)
+{
+    if (*n == CONFIG_MAX_STATIC) {
+        return usage_error("%s: more than %d", what, CONFIG_MAX_STATIC);
+    }
+    const char *p = url_prefix(what, arg, arg, strlen(arg));
+    if (p == NULL) {
+        return -1;
+    }
+    list[(*n)++] = p;
     return 0;
 }
 
@@ -887,6 +1017,44 @@ apply_option(struct config *c, int opt, const char *arg)
     case OPT_PROXY_PROTOCOL:
         c->proxy_protocol = true;
         return 0;
+    case OPT_STATIC:
+        return add_pair(what, arg, c->static_map, &c->n_static, false);
+    case OPT_STATIC_FALLBACK:
+        return add_pair(what, arg, c->static_fallback, &c->n_static_fallback, true);
+    case OPT_STATIC_EXCLUDE:
+        return add_prefix(what, arg, c->static_exclude, &c->n_static_exclude);
+    case OPT_STATIC_CACHE_CONTROL:
+        if (*arg == '\0' || strcmp(arg, "off") == 0) {
+            c->static_cache_control = NULL;
+            return 0;
+        }
+        for (const char *p = arg; *p != '\0'; p++) {
+            if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f) {
+                return usage_error("--static-cache-control: byte 0x%02x is not allowed in a "
+                                   "header value",
+                                   (unsigned char)*p);
+            }
+        }
+        c->static_cache_control = arg;
+        return 0;
+    case OPT_STATIC_IMMUTABLE:
+        if (strcmp(arg, "off") == 0) {
+            c->n_static_immutable = 0;
+            return 0;
+        }
+        if (strcmp(arg, "auto") == 0) {
+            if (c->n_static_immutable == CONFIG_MAX_STATIC) {
+                return usage_error("--static-immutable: more than %d", CONFIG_MAX_STATIC);
+            }
+            c->static_immutable[c->n_static_immutable++] = "auto";
+            return 0;
+        }
+        if (arg[0] != '/') {
+            return usage_error("--static-immutable '%s': expected auto, off or a URL prefix "
+                               "like /assets",
+                               arg);
+        }
+        return add_prefix(what, arg, c->static_immutable, &c->n_static_immutable);
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0) {
@@ -965,6 +1133,10 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
     size_t paths_before = c->n_pythonpath;
     bool binds_reset = false, paths_reset = false;
     bool fwd_reset = false, pallow_reset = false;
+    /* The static lists: a later source's list replaces an earlier one's
+     * (and --static-immutable's default, auto). */
+    size_t static_before[3] = {c->n_static, c->n_static_fallback, c->n_static_exclude};
+    bool static_reset[4] = {false, false, false, false};
     int opt;
 
     /* 0, not 1: makes glibc reinitialise, so config_parse can run twice (tests). */
@@ -1028,6 +1200,22 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
                 ip_allow_clear(&c->proxy_allow);
                 pallow_reset = true;
             }
+            if (opt == OPT_STATIC && !static_reset[0] && static_before[0] > 0) {
+                c->n_static = 0;
+                static_reset[0] = true;
+            }
+            if (opt == OPT_STATIC_FALLBACK && !static_reset[1] && static_before[1] > 0) {
+                c->n_static_fallback = 0;
+                static_reset[1] = true;
+            }
+            if (opt == OPT_STATIC_EXCLUDE && !static_reset[2] && static_before[2] > 0) {
+                c->n_static_exclude = 0;
+                static_reset[2] = true;
+            }
+            if (opt == OPT_STATIC_IMMUTABLE && !static_reset[3]) {
+                c->n_static_immutable = 0;
+                static_reset[3] = true;
+            }
             if (apply_option(c, opt, optarg) < 0) {
                 return -1;
             }
@@ -1053,7 +1241,7 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
  * child process of the same interpreter the host embeds (the master stays
  * free of Python), which turns each setting into "--option=value". */
 static const char config_file_script[] =
-    "import sys, types, difflib\n"
+    "import os, sys, types, difflib\n"
     "path = sys.argv[1]\n"
     "names = {\n"
     " 'bind': 'bind', 'workers': 'workers', 'threads': 'threads', 'timeout': 'timeout',\n"
@@ -1074,6 +1262,9 @@ static const char config_file_script[] =
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
     " 'proxy_allow_ips': 'proxy-allow-from', 'worker_class': 'worker-class', 'raw_env': 'env',\n"
     " 'print_config': 'print-config',\n"
+    " 'static_map': 'static', 'static_fallback': 'static-fallback',\n"
+    " 'static_exclude': 'static-exclude', 'static_cache_control': 'static-cache-control',\n"
+    " 'static_immutable': 'static-immutable',\n"
     " 'wsgi_app': None,\n"
     "}\n"
     "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config'}\n"
@@ -1107,6 +1298,24 @@ static const char config_file_script[] =
     "aliases = {'preload': 'preload_app', 'keep_alive': 'keepalive', 'log_level': 'loglevel',\n"
     " 'access_log': 'accesslog', 'error_log': 'errorlog', 'worker': 'workers', 'thread': 'threads',\n"
     " 'pid': 'pidfile', 'log_file': 'errorlog', 'logfile': 'errorlog', 'app': 'wsgi_app'}\n"
+    /* static_map = {'/': 'dist'}, [('/', 'dist')] or ['/=dist']. */
+    "def pairs(k, v):\n"
+    "    items = list(v.items()) if isinstance(v, dict) else [v] if isinstance(v, str) else v\n"
+    "    if not isinstance(items, (list, tuple)):\n"
+    "        sys.exit('wsgihost: error: -c %s: %s = %r: expected a dict {PREFIX: PATH}, a list '\n"
+    "                 'of pairs or of \"PREFIX=PATH\" strings' % (path, k, v))\n"
+    "    out = []\n"
+    "    for it in items:\n"
+    "        if isinstance(it, str):\n"
+    "            out.append(it)\n"
+    "        elif isinstance(it, (list, tuple)) and len(it) == 2 and \\\n"
+    "                all(isinstance(x, (str, os.PathLike)) for x in it):\n"
+    "            out.append('%s=%s' % (os.fspath(it[0]), os.fspath(it[1])))\n"
+    "        else:\n"
+    "            sys.exit('wsgihost: error: -c %s: %s: %r is not a (PREFIX, PATH) pair '\n"
+    "                     '(give a dict, a list of pairs or of \"PREFIX=PATH\" strings)'\n"
+    "                     % (path, k, it))\n"
+    "    return out\n"
     "def say(kind, msg):\n"
     "    sys.stderr.write('wsgihost: %s: %s: %s\\n' % (kind, path, msg))\n"
     "ns = {'__file__': path, '__name__': '__config__'}\n"
@@ -1151,6 +1360,8 @@ static const char config_file_script[] =
     "        continue\n"
     "    if v is None:\n"
     "        continue  # None means the default, as in gunicorn\n"
+    "    if k in ('static_map', 'static_fallback'):\n"
+    "        v = pairs(k, v)\n"
     "    vals = v if isinstance(v, (list, tuple)) else [v]\n"
     "    for x in vals:\n"
     "        if isinstance(x, bool) or x is None:\n"
@@ -1423,6 +1634,10 @@ config_parse(struct config *c, int argc, char **argv)
     if (check_tls(c) < 0) {
         return -1;
     }
+    if (c->n_static == 0 && (c->n_static_fallback > 0 || c->n_static_exclude > 0)) {
+        return usage_error("%s needs --static (no static files are served without it)",
+                           c->n_static_fallback > 0 ? "--static-fallback" : "--static-exclude");
+    }
     /* The interpreter: --python-executable, --virtualenv, an activated
      * virtualenv ($VIRTUAL_ENV), or the build's. */
     char py[PATH_MAX], pyerr[1024];
@@ -1518,4 +1733,24 @@ config_print(const struct config *c)
     printf("proxy_protocol = %s\n", c->proxy_protocol ? "True" : "False");
     ip_allow_format(&c->proxy_allow, list, sizeof(list));
     printf("proxy_allow_ips = %s\n", list);
+    printf("static_map = [");
+    for (size_t i = 0; i < c->n_static; i++) {
+        printf("%s('%s', '%s')", i ? ", " : "", c->static_map[i].prefix, c->static_map[i].path);
+    }
+    printf("]\nstatic_fallback = [");
+    for (size_t i = 0; i < c->n_static_fallback; i++) {
+        printf("%s('%s', '%s')", i ? ", " : "", c->static_fallback[i].prefix,
+               c->static_fallback[i].path);
+    }
+    printf("]\nstatic_exclude = [");
+    for (size_t i = 0; i < c->n_static_exclude; i++) {
+        printf("%s'%s'", i ? ", " : "", c->static_exclude[i]);
+    }
+    printf("]\nstatic_cache_control = %s\n",
+           c->static_cache_control ? c->static_cache_control : "None");
+    printf("static_immutable = [");
+    for (size_t i = 0; i < c->n_static_immutable; i++) {
+        printf("%s'%s'", i ? ", " : "", c->static_immutable[i]);
+    }
+    printf("]\n");
 }

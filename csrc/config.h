@@ -7,6 +7,15 @@
 #include "util.h"
 
 #define CONFIG_MAX_BINDS 16
+#define CONFIG_MAX_STATIC 32
+
+struct static_site; /* static.h: built by main() from the static_* settings */
+
+/* "PREFIX=PATH" of --static and --static-fallback, split and checked. */
+struct config_pair {
+    const char *prefix; /* URL prefix, decoded form: "/", "/assets" (no trailing '/') */
+    const char *path;
+};
 
 struct config {
     /* what to serve */
@@ -77,6 +86,18 @@ struct config {
     struct ip_allow forwarded_allow; /* --forwarded-allow-ips: peers whose X-Forwarded-* count */
     bool proxy_protocol;             /* a PROXY header (v1/v2) opens every connection */
     struct ip_allow proxy_allow;     /* --proxy-allow-from: peers that may send it */
+
+    /* static files (README "Static files") */
+    struct config_pair static_map[CONFIG_MAX_STATIC]; /* --static PREFIX=DIR */
+    size_t n_static;
+    struct config_pair static_fallback[CONFIG_MAX_STATIC]; /* --static-fallback PREFIX=FILE */
+    size_t n_static_fallback;
+    const char *static_exclude[CONFIG_MAX_STATIC]; /* --static-exclude: prefixes of the app's */
+    size_t n_static_exclude;
+    const char *static_cache_control;              /* NULL = no header; default "no-cache" */
+    const char *static_immutable[CONFIG_MAX_STATIC]; /* "auto" (hashed names) or URL prefixes */
+    size_t n_static_immutable;                       /* 0 = never immutable */
+    struct static_site *static_site; /* NULL without --static; set by main() */
 
     /* which source set app_spec, for precedence (1 file, 2 env, 3 argv) */
     int source;

@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "pyrt.h"
 #include "sig.h"
+#include "static.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -80,6 +81,17 @@ reload_config(struct config *cfg)
     if (fresh.workers < 1) {
         fresh.workers = cfg->workers;
     }
+    /* The static directories are opened again (a new --static, or the
+     * same path naming a new build). */
+    if (fresh.n_static > 0) {
+        char err[1024];
+        fresh.static_site = static_site_new(&fresh, err, sizeof(err));
+        if (fresh.static_site == NULL) {
+            log_error("reload: %s", err);
+            config_free(&fresh);
+            return -1;
+        }
+    }
     /* Certificates are read again, so that a renewed one is served by the
      * new workers without a restart. */
     struct tls_ctx *ctx = NULL;
@@ -88,6 +100,7 @@ reload_config(struct config *cfg)
         ctx = tls_ctx_new(&fresh, err, sizeof(err));
         if (ctx == NULL) {
             log_error("reload: %s", err);
+            static_site_free(fresh.static_site);
             config_free(&fresh);
             return -1;
         }
@@ -95,6 +108,7 @@ reload_config(struct config *cfg)
     set_tls(saved_ls, saved_n_ls, ctx);
     tls_ctx_free(tls_ctx); /* the running workers have their own copy */
     tls_ctx = ctx;
+    static_site_free(cfg->static_site); /* so have they of the site */
     config_free(cfg);
     *cfg = fresh;
     return 0;
@@ -260,6 +274,18 @@ wsgihost_main(int argc, char **argv)
         return 1;
     }
 
+    /* The static directories, opened before privileges are dropped (like
+     * the certificates) and before any socket is bound; a missing one is a
+     * usage error, exit 2. */
+    if (cfg.n_static > 0) {
+        char err[1024];
+        cfg.static_site = static_site_new(&cfg, err, sizeof(err));
+        if (cfg.static_site == NULL) {
+            die_startup(err);
+            return 2;
+        }
+    }
+
     /* Certificates first: a bad one stops us before any socket is bound. */
     if (cfg.certfile != NULL) {
         char err[1024];
@@ -341,6 +367,8 @@ wsgihost_main(int argc, char **argv)
         unlink(cfg.pidfile);
     }
     close_listeners(ls, n_binds, tls_ctx);
+    static_site_free(cfg.static_site);
+    cfg.static_site = NULL;
     config_free(&cfg);
     log_close();
     return rc;

@@ -18,6 +18,7 @@
 #include "pyrt.h"
 #include "reload.h"
 #include "scoreboard.h"
+#include "static.h"
 #include "wsgi.h"
 #include "wsgi_handler.h"
 #include "log.h"
@@ -406,7 +407,11 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     w.srv.loop = w.loop;
     w.srv.cfg = cfg;
     w.srv.limits = &w.limits;
+    /* The chain: static files (when configured) in front of the app. */
     w.srv.chain = w.wsgi;
+    if (cfg->static_site != NULL) {
+        w.srv.chain = static_site_handler(cfg->static_site, w.wsgi);
+    }
     w.srv.drain_waits_idle = slot != NULL;
     w.srv.request_done = on_request_done;
     w.srv.conn_closed = on_conn_closed;

@@ -32,6 +32,7 @@ IO_TIMEOUT = 5.0 * SLOW
 # listener.c); removed from the environment a test server inherits.
 SERVER_ENV_VARS = ("WEB_CONCURRENCY", "WSGIHOST_CMD_ARGS", "FORWARDED_ALLOW_IPS", "LISTEN_PID",
                    "LISTEN_FDS", "LISTEN_FDNAMES", "VIRTUAL_ENV", "WSGIHOST_EMBEDDED",
+                   "WSGIHOST_STATIC_NO_OPENAT2",
                    "GUNICORN_CMD_ARGS")
 
 # A test fails when its server's log holds one of these.

@@ -40,6 +40,20 @@ def test_file_wrapper_exact_bytes(file_server, data_file):
         assert r2.body == data_file.read_bytes()[299990:]
 
 
+def test_file_wrapper_pipelined_past_the_high_water_mark(file_server, tmp_path):
+    """Requests pipelined behind a file response larger than the output
+    queue's high-water mark are answered as soon as it is sent (they used
+    to wait for the keep-alive timeout: nothing brought them back)."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(1_100_000))
+    c = RawConn(file_server.port)
+    with c:
+        c.send(build_request("GET", f"/file?path={big}") * 3)
+        for _ in range(3):
+            r = c.read_response(timeout=2)
+            assert r.status == 200 and r.body == big.read_bytes()
+
+
 def test_file_wrapper_from_offset(file_server, data_file):
     r, c = get(file_server, f"/file?path={data_file}&offset=1000")
     c.close()

@@ -17,7 +17,7 @@
 
 /* ---- fake handlers ---- */
 
-enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE, PROBE };
+enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE, PROBE, BIG };
 
 /* PROBE: before answering, count how many of the two probe clients can
  * read a response already; then busy_ms of work. */
@@ -65,6 +65,15 @@ fake_handle(struct handler *hh, struct handler_ctx *x)
         for (double end = now_mono() + busy_ms / 1000.0; now_mono() < end;) {
         }
         answer(x->resp, "aaa", 3);
+        return http_resp_finish(x->resp) ? HANDLER_DONE : HANDLER_CLOSE;
+    }
+    case BIG: {
+        /* A complete response larger than the high-water mark (a file). */
+        static char big[HTTP_RESP_HIGH_WATER + 4096];
+        memset(big, 'x', sizeof(big));
+        http_resp_set_status(x->resp, 200, "200 OK", 6);
+        http_resp_send_head(x->resp, (int64_t)sizeof(big));
+        http_resp_write(x->resp, big, sizeof(big));
         return http_resp_finish(x->resp) ? HANDLER_DONE : HANDLER_CLOSE;
     }
     case ANSWER:
@@ -246,6 +255,37 @@ test_done_and_pipelining(struct loop *loop)
     }
     conn_server_free_closed(&s);
     CHECK(s.n_conns == 0 && n_closed == 1);
+}
+
+/* Pipelined requests behind a DONE response that left more than the
+ * high-water mark queued: answered once it drains (they once waited for
+ * the keep-alive timeout, no event bringing them back). */
+static void
+test_pipelining_behind_big_response(struct loop *loop)
+{
+    struct fake f;
+    fake_init(&f, BIG);
+    struct conn_server s = server(loop, &f.h);
+    current = &s;
+    n_done = 0;
+    int fd = connect_pair(&s);
+    /* Room for the whole response in the socket, so one flush empties the
+     * queue from above the mark (as loopback TCP does with a file). */
+    int big = 8 << 20;
+    if (setsockopt(s.conns->fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0) {
+        setsockopt(s.conns->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    }
+    static char buf[4 * (HTTP_RESP_HIGH_WATER + 8192)];
+    char three[256];
+    snprintf(three, sizeof(three), "%s%s%s", GET_A, GET_B, GET_A);
+    send_all(fd, three);
+    size_t len = pump(loop, fd, buf, sizeof(buf), 300, NULL);
+    CHECK(f.handled == 3 && n_done == 3);
+    CHECK(count(buf, "HTTP/1.1 200 OK") == 3);
+    CHECK(len > 3 * (size_t)HTTP_RESP_HIGH_WATER);
+    conn_server_abort(&s);
+    conn_server_free_closed(&s);
+    close(fd);
 }
 
 static void
@@ -487,6 +527,7 @@ main(void)
         coalesce = pass == 1;
         loop_set_turn_end(loop, turn_end_current, NULL);
         test_done_and_pipelining(loop);
+        test_pipelining_behind_big_response(loop);
         test_paused(loop);
         test_later(loop);
         test_stop_while_later(loop);
