@@ -91,11 +91,21 @@ sig_release(const sigset_t *saved)
 }
 
 static int abort_pipe[2] = {-1, -1};
+static pid_t abort_pid; /* the process whose thread reads the pipe */
 
 static void
 on_abort(int signo)
 {
     int saved = errno;
+    if (getpid() != abort_pid) {
+        /* A child the app forked without exec (multiprocessing): the pipe
+         * is its parent's; SIGABRT means what it always does (delivered,
+         * with the default action, once this handler returns). */
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+        errno = saved;
+        return;
+    }
     char c = (char)signo;
     ssize_t r = write(abort_pipe[1], &c, 1);
     (void)r;
@@ -113,6 +123,7 @@ sig_abort_fd(void)
         /* The handler must never block; the reader does. */
         fcntl(abort_pipe[1], F_SETFL, O_NONBLOCK);
     }
+    abort_pid = getpid();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_abort;

@@ -551,6 +551,22 @@ def test_worker_abort_on_timeout(server_factory, tmp_path):
     assert srv.get("/").status == 200
 
 
+def test_worker_abort_is_not_fooled_by_an_abort_in_a_forked_child(server_factory, tmp_path):
+    """The SIGABRT watcher is the worker's: a child the app forks (without
+    exec) that aborts dies of SIGABRT as usual, the worker goes on."""
+    conf = Conf(tmp_path, """
+        workers = 1
+        def worker_abort(worker):
+            rec("worker_abort", wpid=worker.pid)
+        """)
+    srv = serve(server_factory, conf)
+    (worker,) = workers_ready(srv, 1)
+    r = srv.get("/forkabort")
+    assert r.status == 200 and r.body == b"signal %d" % signal.SIGABRT
+    assert srv.get("/").status == 200 and children(srv.pid) == [worker]
+    assert conf.records("worker_abort") == []
+
+
 # 11 -------------------------------------------------------------------------
 def test_request_and_exit_hooks_that_raise_do_not_stop_the_server(server_factory, tmp_path):
     conf = Conf(tmp_path, """

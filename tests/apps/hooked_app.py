@@ -6,6 +6,7 @@ sees whether post_fork ran before the import). Routes:
   /env     {"pid", "otel"}: os.environ's OTEL_WORKER_PID, set by a post_fork hook
   /sleep   ?ms=N
   /boom    answers 200 (a pre_request hook makes it fail)
+  /forkabort  forks a child (no exec) that calls abort(); answers how it ended
   other    "ok" with a header of its own
 """
 import json
@@ -36,6 +37,12 @@ def application(environ, start_response):
     elif path == "/env":
         body = json.dumps({"pid": os.getpid(),
                            "otel": os.environ.get("OTEL_WORKER_PID")}).encode()
+    elif path == "/forkabort":
+        child = os.fork()
+        if child == 0:
+            os.abort()
+        _, status = os.waitpid(child, 0)
+        body = b"signal %d" % os.WTERMSIG(status) if os.WIFSIGNALED(status) else b"exit"
     elif path == "/sleep":
         time.sleep(int(parse_qs(environ.get("QUERY_STRING", "")).get("ms", ["0"])[0]) / 1000)
         body = b"slept"
