@@ -308,18 +308,20 @@ static const char hooks_runtime[] =
     "        self.worker.alive = False\n"
     "        self.fns['worker_exit'](self.server, self.worker)\n";
 
-static PyObject *ns;      /* the runtime's globals (classes, helpers) */
-static PyObject *rt;      /* the Hooks instance; NULL: no hooks in this process */
-static unsigned defined;  /* 1u << enum config_hook the file defines */
-static bool master_side;  /* this process is the master and runs master hooks */
-static bool single_mode;  /* no master: this process serves */
+static PyObject *ns;                       /* the runtime's globals (classes, helpers) */
+static PyObject *rt;                       /* the Hooks instance; NULL: no hooks in this process */
+static unsigned defined;                   /* 1u << enum config_hook the file defines */
+static bool master_side;                   /* this process is the master and runs master hooks */
+static bool single_mode;                   /* no master: this process serves */
 static int spawn_slot = -1, spawn_age = 1; /* the worker being forked (C only) */
 
 bool wsgi_hooks_per_request;
-/* For the per-request path (worker only): borrowed from rt's attributes. */
+/* For the per-request path (worker only): the worker object and the two
+ * hooks are owned, the classes borrowed from ns. */
 static PyObject *worker_obj, *fn_pre_request, *fn_post_request, *request_cls, *response_cls;
 
-static atomic_bool finishing; /* the interpreter is about to go: the abort watcher must not enter it */
+/* The interpreter is about to go: the abort watcher must not enter it. */
+static atomic_bool finishing;
 
 static bool
 has(enum config_hook h)
@@ -506,8 +508,7 @@ settings_dict(const struct config *c)
          put(d, "max_requests_jitter", PyLong_FromUnsignedLongLong(c->max_requests_jitter)) &&
          put(d, "worker_connections", PyLong_FromLong(c->worker_connections)) &&
          put(d, "preload_app", PyBool_FromLong(c->preload)) &&
-         put(d, "reload", PyBool_FromLong(c->reload)) &&
-         put(d, "daemon", Py_NewRef(Py_False)) &&
+         put(d, "reload", PyBool_FromLong(c->reload)) && put(d, "daemon", Py_NewRef(Py_False)) &&
          put(d, "accesslog", str_or_none(c->access_logfile)) &&
          put(d, "access_log_format",
              PyUnicode_FromString(c->access_logformat ? c->access_logformat
@@ -724,8 +725,8 @@ wsgi_hooks_pre_fork(int slot, int age)
         return 0;
     }
     pyrt_enter();
-    int rc = call(HOOK_PRE_FORK, ": stopping (gunicorn stops on it too)", "pre_fork", "(ii)", slot,
-                  age);
+    int rc =
+        call(HOOK_PRE_FORK, ": stopping (gunicorn stops on it too)", "pre_fork", "(ii)", slot, age);
     pyrt_leave();
     return rc;
 }
@@ -882,8 +883,7 @@ wsgi_hooks_worker_start(const struct config *c, bool single)
         response_cls = PyDict_GetItemString(ns, "Response"); /* borrowed */
         fn_pre_request = hook_fn("pre_request");
         fn_post_request = hook_fn("post_request");
-        if (worker_obj == NULL || request_cls == NULL || response_cls == NULL ||
-            PyErr_Occurred()) {
+        if (worker_obj == NULL || request_cls == NULL || response_cls == NULL || PyErr_Occurred()) {
             pyrt_log_exception();
             goto out;
         }
@@ -892,9 +892,9 @@ wsgi_hooks_worker_start(const struct config *c, bool single)
     if (has(HOOK_WORKER_ABORT) && !single) {
         start_abort_watcher();
     }
-    rc = has(HOOK_POST_FORK) ? call(HOOK_POST_FORK, ": the worker does not boot (as in gunicorn)",
-                                    "post_fork", "")
-                             : 0;
+    rc = has(HOOK_POST_FORK)
+             ? call(HOOK_POST_FORK, ": the worker does not boot (as in gunicorn)", "post_fork", "")
+             : 0;
 out:
     pyrt_leave();
     return rc;
