@@ -109,6 +109,7 @@ enum {
     OPT_STATIC_EXCLUDE,
     OPT_STATIC_CACHE_CONTROL,
     OPT_STATIC_IMMUTABLE,
+    OPT_CAPTURE_OUTPUT,
 };
 
 /* The canonical names come first: opt_name() reports the first entry with a
@@ -167,6 +168,8 @@ static const struct option long_options[] = {
     {"static-exclude", required_argument, NULL, OPT_STATIC_EXCLUDE},
     {"static-cache-control", required_argument, NULL, OPT_STATIC_CACHE_CONTROL},
     {"static-immutable", required_argument, NULL, OPT_STATIC_IMMUTABLE},
+    {"name", required_argument, NULL, 'n'},
+    {"capture-output", no_argument, NULL, OPT_CAPTURE_OUTPUT},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -177,14 +180,12 @@ static const struct option long_options[] = {
  * reports a missing value as ':' so that our own message is the only one. */
 static int set_worker_class(struct config *c, const char *arg);
 
-static const char short_options[] = "-:b:w:c:t:H:k:e:hv";
+static const char short_options[] = "-:b:w:c:t:H:k:e:n:hv";
 
 /* gunicorn options a user may bring along; named in the error so that it
  * says "not supported" instead of "unknown". */
 static const char *const gunicorn_only[] = {
     "daemon",
-    "name",
-    "capture-output",
     "ssl-version",
     "do-handshake-on-connect",
     "suppress-ragged-eofs",
@@ -194,6 +195,9 @@ static const char *const gunicorn_only[] = {
     "paste",
     "logger-class",
     "logconfig",
+    "log-config",
+    "log-config-dict",
+    "log-config-json",
     "syslog",
     "reuse-port",
     "sendfile",
@@ -565,7 +569,9 @@ print_help(void)
            "      --max-requests-jitter J   add 0..J to --max-requests per worker [0]\n"
            "      --worker-connections N    open connections per worker [1000]\n"
            "      --reload                  restart workers when a source file changes\n"
-           "  -c, --config FILE             gunicorn-style Python config file [none]\n"
+           "  -c, --config FILE             gunicorn-style Python config file: settings,\n"
+           "                                server hooks (post_fork(server, worker), ...),\n"
+           "                                logconfig_dict [./gunicorn.conf.py if there]\n"
            "      --print-config            print the resolved settings and exit\n"
            "      --pid FILE                write the master's pid to FILE [none]\n"
            "      --user USER               switch to USER after binding [stay]\n"
@@ -634,9 +640,23 @@ print_help(void)
            "      --access-logformat FMT    gunicorn's atoms, like %%(h)s %%(r)s %%(s)s\n"
            "                                [%s]\n"
            "      --error-logfile FILE      error log, '-' = stderr [-] (also --log-file)\n"
+           "      --capture-output          the app's stdout and stderr (fd 1 and 2, C\n"
+           "                                writes too) into the --error-logfile file [off]\n"
+           "  -n, --name NAME               process titles as ps shows them: 'wsgihost:\n"
+           "                                master [NAME]', 'wsgihost: worker [NAME]'\n"
+           "                                [the command line]\n"
            "      --log-level LEVEL         debug, info, warning, error, critical [info]\n"
            "  -v, --version                 print the version and exit\n"
-           "  -h, --help                    print this help and exit\n",
+           "  -h, --help                    print this help and exit\n"
+           "\n"
+           "Server hooks (a config file's on_starting(server), post_fork(server, worker),\n"
+           "pre_request(worker, req), child_exit(server, worker), ...) get gunicorn's\n"
+           "arguments. The file's code runs once in the master's interpreter (wsgihost\n"
+           "serves inside python3.X, so the master has one; with WSGIHOST_EMBEDDED=1 only\n"
+           "when the file has a master hook or --preload, else in each worker) and the\n"
+           "workers inherit its functions by fork. Worker hooks run in the worker; master\n"
+           "hooks in the master's loop, never in a signal handler. pre_exec does not run\n"
+           "(no USR2 re-exec). README.md, \"Server hooks\", has the details.\n",
            MAX_REQUEST_LINE, MAX_REQUEST_FIELDS, MAX_FIELD_SIZE, LOG_DEFAULT_ACCESS_FORMAT);
 }
 
@@ -837,6 +857,11 @@ apply_option(struct config *c, int opt, const char *arg)
     }
     case OPT_RELOAD:
         c->reload = true;
+        return 0;
+    case 'n':
+        return set_nonempty("--name", arg, &c->proc_name);
+    case OPT_CAPTURE_OUTPUT:
+        c->capture_output = true;
         return 0;
     case OPT_PRINT_CONFIG:
         c->print_config = true;
@@ -1239,10 +1264,16 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
 
 /* gunicorn's config file: Python that assigns settings. It runs in a short
  * child process of the same interpreter the host embeds (the master stays
- * free of Python), which turns each setting into "--option=value". */
+ * free of Python), which turns each setting into "--option=value". Settings
+ * of gunicorn 23 that wsgihost does not apply are accepted with one line
+ * each saying so (gunicorn ignores what it does not know; a setting it
+ * knows must never vanish silently). Items that start with \1 are not
+ * options: "hooks=NAME,..." (the server hooks the file defines, their
+ * signatures checked as gunicorn does) and "pylog" (logconfig_dict or
+ * logconfig configure the app's loggers in the workers). */
 static const char config_file_script[] =
-    "import os, sys, types, difflib\n"
-    "path = sys.argv[1]\n"
+    "import sys, os, types, difflib, inspect, ast\n"
+    "path, log_defaults = sys.argv[1], ast.literal_eval(sys.argv[2])\n"
     "names = {\n"
     " 'bind': 'bind', 'workers': 'workers', 'threads': 'threads', 'timeout': 'timeout',\n"
     " 'graceful_timeout': 'graceful-timeout', 'keepalive': 'keep-alive', 'backlog': 'backlog',\n"
@@ -1261,16 +1292,14 @@ static const char config_file_script[] =
     " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
     " 'proxy_allow_ips': 'proxy-allow-from', 'worker_class': 'worker-class', 'raw_env': 'env',\n"
-    " 'print_config': 'print-config',\n"
+    " 'print_config': 'print-config', 'proc_name': 'name', 'capture_output': 'capture-output',\n"
     " 'static_map': 'static', 'static_fallback': 'static-fallback',\n"
     " 'static_exclude': 'static-exclude', 'static_cache_control': 'static-cache-control',\n"
     " 'static_immutable': 'static-immutable',\n"
-    " 'wsgi_app': None,\n"
+    " 'wsgi_app': None, 'logconfig_dict': None, 'logconfig': None,\n"
     "}\n"
-    "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config'}\n"
-    /* gunicorn 23's settings that wsgihost does not apply: accepted, with one
-     * line each saying so (gunicorn ignores what it does not know; a setting
-     * it knows must never vanish silently). */
+    "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config',\n"
+    " 'capture_output'}\n"
     "why = {\n"
     " 'worker_tmp_dir': 'the heartbeat is in shared memory, no temporary file',\n"
     " 'sendfile': 'files are always sent with sendfile()',\n"
@@ -1279,25 +1308,31 @@ static const char config_file_script[] =
     " 'daemon': 'wsgihost stays in the foreground (run it under systemd)',\n"
     " 'secure_scheme_headers': 'X-Forwarded-Proto/-Ssl/-Protocol are read from '\n"
     "     '--forwarded-allow-ips peers (README)',\n"
+    " 'logconfig_json': 'give the same as logconfig_dict',\n"
     " 'keepalive_timeout': None, 'check_config': None, 'spew': None, 'reload_engine': None,\n"
     " 'reload_extra_files': None, 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
-    " 'capture_output': None, 'logger_class': None, 'logconfig': None, 'logconfig_dict': None,\n"
-    " 'logconfig_json': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
+    " 'logger_class': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
     " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'statsd_host': None,\n"
-    " 'dogstatsd_tags': None, 'statsd_prefix': None, 'proc_name': None, 'default_proc_name': None,\n"
+    " 'dogstatsd_tags': None, 'statsd_prefix': None, 'default_proc_name': None,\n"
     " 'paste': None, 'raw_paste_global_conf': None, 'ssl_version': None,\n"
-    " 'suppress_ragged_eofs': None, 'do_handshake_on_connect': None, 'ssl_context': None,\n"
+    " 'suppress_ragged_eofs': None, 'do_handshake_on_connect': None,\n"
     " 'strip_header_spaces': None, 'tolerate_dangerous_framing': None,\n"
     " 'permit_obsolete_folding': None, 'permit_unconventional_http_method': None,\n"
     " 'permit_unconventional_http_version': None, 'casefold_http_method': None,\n"
     " 'forwarder_headers': None, 'header_map': None, 'config': None,\n"
     "}\n"
-    "hooks = {'on_starting', 'on_reload', 'when_ready', 'pre_fork', 'post_fork',\n"
-    " 'post_worker_init', 'worker_int', 'worker_abort', 'pre_exec', 'pre_request',\n"
-    " 'post_request', 'child_exit', 'worker_exit', 'nworkers_changed', 'on_exit', 'ssl_context'}\n"
+    "# gunicorn's server hooks and how it calls them (wsgi_hooks.c runs them).\n"
+    "hooks = {'on_starting': 'server', 'on_reload': 'server', 'when_ready': 'server',\n"
+    " 'pre_fork': 'server, worker', 'post_fork': 'server, worker', 'post_worker_init': 'worker',\n"
+    " 'worker_int': 'worker', 'worker_abort': 'worker', 'pre_exec': 'server',\n"
+    " 'pre_request': 'worker, req', 'post_request': 'worker, req, environ, resp',\n"
+    " 'child_exit': 'server, worker', 'worker_exit': 'server, worker',\n"
+    " 'nworkers_changed': 'server, new_value, old_value', 'on_exit': 'server'}\n"
     "aliases = {'preload': 'preload_app', 'keep_alive': 'keepalive', 'log_level': 'loglevel',\n"
-    " 'access_log': 'accesslog', 'error_log': 'errorlog', 'worker': 'workers', 'thread': 'threads',\n"
-    " 'pid': 'pidfile', 'log_file': 'errorlog', 'logfile': 'errorlog', 'app': 'wsgi_app'}\n"
+    " 'access_log': 'accesslog', 'error_log': 'errorlog', 'worker': 'workers',\n"
+    " 'thread': 'threads', 'pid': 'pidfile', 'log_file': 'errorlog', 'logfile': 'errorlog',\n"
+    " 'app': 'wsgi_app',\n"
+    " 'name': 'proc_name', 'log_config': 'logconfig', 'log_config_dict': 'logconfig_dict'}\n"
     /* static_map = {'/': 'dist'}, [('/', 'dist')] or ['/=dist']. */
     "def pairs(k, v):\n"
     "    items = list(v.items()) if isinstance(v, dict) else [v] if isinstance(v, str) else v\n"
@@ -1318,23 +1353,56 @@ static const char config_file_script[] =
     "    return out\n"
     "def say(kind, msg):\n"
     "    sys.stderr.write('wsgihost: %s: %s: %s\\n' % (kind, path, msg))\n"
+    "def fail(msg):\n"
+    "    sys.exit('wsgihost: error: -c %s: %s' % (path, msg))\n"
     "ns = {'__file__': path, '__name__': '__config__'}\n"
     "try:\n"
     "    with open(path, 'rb') as f:\n"
     "        src = f.read()\n"
     "except OSError as e:\n"
-    "    sys.exit('wsgihost: error: -c %s: %s' % (path, e.strerror))\n"
+    "    fail(e.strerror)\n"
     "exec(compile(src, path, 'exec'), ns)\n"
     "out = []\n"
-    "known = set(names) | set(why) | hooks\n"
+    "meta = []\n"
+    "known = set(names) | set(why) | set(hooks) | {'ssl_context'}\n"
+    "def takes(fn, n):\n"
+    "    try:\n"
+    "        inspect.signature(fn).bind(*range(n))\n"
+    "        return True\n"
+    "    except TypeError:\n"
+    "        return False\n"
+    "    except ValueError:\n"
+    "        return True  # no signature to read (a builtin): the call will tell\n"
+    "defined = []\n"
+    "for k in hooks:\n"
+    "    v = ns.get(k)\n"
+    "    if v is None:\n"
+    "        continue\n"
+    "    if isinstance(v, str):\n"
+    "        if '.' not in v.strip('.'):\n"
+    "            fail('%s = %r: a hook given as a string must be \"module.function\"' % (k, v))\n"
+    "    elif not callable(v):\n"
+    "        fail('%s = %r is not callable (gunicorn calls %s(%s))' % (k, v, k, hooks[k]))\n"
+    "    elif not any(takes(v, n) for n in ((4, 3, 2) if k == 'post_request' else\n"
+    "                                        (hooks[k].count(',') + 1,))):\n"
+    "        fail('%s() must take (%s), as gunicorn calls it' % (k, hooks[k]))\n"
+    "    if k == 'pre_exec':\n"
+    "        say('note', 'the server hook pre_exec() does not run: wsgihost has no USR2 '\n"
+    "            're-exec of the master (restart it, or HUP to reload)')\n"
+    "        continue\n"
+    "    defined.append(k)\n"
+    "if ns.get('ssl_context') is not None:\n"
+    "    say('warning', 'the server hook ssl_context() is not run by wsgihost: its TLS '\n"
+    "        'context comes from certfile, keyfile, ca_certs, cert_reqs, ciphers and '\n"
+    "        'tls_min_version')\n"
+    "if defined:\n"
+    "    meta.append('hooks=' + ','.join(defined))\n"
     "for k, v in ns.items():\n"
-    "    if k.startswith('_') or isinstance(v, (types.ModuleType, type, types.BuiltinFunctionType)):\n"
+    "    if k.startswith('_') or k in hooks or k == 'ssl_context' or \\\n"
+    "            isinstance(v, (types.ModuleType, type, types.BuiltinFunctionType)):\n"
     "        continue\n"
-    "    if isinstance(v, types.FunctionType) or k in hooks:\n"
-    "        if k in hooks:\n"
-    "            say('warning', 'the server hook %s() is not run by wsgihost (hooks are not '\n"
-    "                'supported yet): what it does will not happen' % k)\n"
-    "        continue\n"
+    "    if isinstance(v, types.FunctionType):\n"
+    "        continue  # a helper of the file's own\n"
     "    if k not in known:\n"
     "        if k.islower():\n"
     "            close = [aliases[k]] if k in aliases else \\\n"
@@ -1345,15 +1413,16 @@ static const char config_file_script[] =
     "    if k in why:\n"
     "        if v is not None and k != 'config':\n"
     "            if k == 'daemon' and v:\n"
-    "                sys.exit('wsgihost: error: -c %s: daemon = %r: wsgihost does not detach; '\n"
-    "                         'run it in the foreground under systemd, supervisord or a '\n"
-    "                         'container' % (path, v))\n"
+    "                fail('daemon = %r: wsgihost does not detach; run it in the foreground '\n"
+    "                     'under systemd, supervisord or a container' % (v,))\n"
     "            say('note', '%s = %r does not apply to wsgihost, ignored%s'\n"
     "                % (k, v, (' (' + why[k] + ')') if why[k] else ''))\n"
     "        continue\n"
     "    if k == 'wsgi_app':\n"
     "        if v is not None: out.append(str(v))\n"
     "        continue\n"
+    "    if k in ('logconfig_dict', 'logconfig'):\n"
+    "        continue  # below\n"
     "    opt = '--' + names[k]\n"
     "    if k in flags:\n"
     "        if v: out.append(opt)\n"
@@ -1365,17 +1434,242 @@ static const char config_file_script[] =
     "    vals = v if isinstance(v, (list, tuple)) else [v]\n"
     "    for x in vals:\n"
     "        if isinstance(x, bool) or x is None:\n"
-    "            sys.exit('wsgihost: error: -c %s: %s = %r is not a valid value' % (path, k, v))\n"
-    "        if isinstance(x, str) and k not in ('umask',) and names[k] in ('workers', 'threads',\n"
-    "                'backlog', 'max-requests', 'max-requests-jitter', 'worker-connections',\n"
-    "                'limit-request-line', 'limit-request-fields', 'limit-request-field_size'):\n"
+    "            fail('%s = %r is not a valid value' % (k, v))\n"
+    "        if isinstance(x, str) and k not in ('umask',) and names[k] in ('workers',\n"
+    "                'threads', 'backlog', 'max-requests', 'max-requests-jitter',\n"
+    "                'worker-connections', 'limit-request-line', 'limit-request-fields',\n"
+    "                'limit-request-field_size'):\n"
     "            try:\n"
     "                x = int(x.strip(), 0)  # gunicorn's rule for strings from os.getenv()\n"
     "            except ValueError:\n"
-    "                sys.exit('wsgihost: error: -c %s: %s = %r: --%s needs an integer'\n"
-    "                         % (path, k, x, names[k]))\n"
-    "        out.append(opt + '=' + (oct(x) if k == 'umask' and isinstance(x, int) else str(x)))\n"
-    "sys.stdout.write('\\0'.join(out))\n";
+    "                fail('%s = %r: --%s needs an integer' % (k, x, names[k]))\n"
+    "        x = oct(x) if k == 'umask' and isinstance(x, int) else str(x)\n"
+    "        out.append(opt + '=' + x)\n"
+    "# logconfig_dict / logconfig: the app's loggers are configured in each worker\n"
+    "# (wsgi_hooks.c); the gunicorn.error and gunicorn.access loggers are\n"
+    "# wsgihost's error and access logs, so their simple handlers become\n"
+    "# --error-logfile / --log-level / --access-logfile (after the file's own\n"
+    "# errorlog & co., which they override, as in gunicorn).\n"
+    "LEVELS = {'CRITICAL': 50, 'FATAL': 50, 'ERROR': 40, 'WARN': 30, 'WARNING': 30, 'INFO': 20,\n"
+    "          'DEBUG': 10, 'NOTSET': 0}\n"
+    "def level_of(what, v):\n"
+    "    if v is None or v == '':\n"
+    "        return None\n"
+    "    if isinstance(v, int) and not isinstance(v, bool):\n"
+    "        return v\n"
+    "    if isinstance(v, str) and v.strip().upper() in LEVELS:\n"
+    "        return LEVELS[v.strip().upper()]\n"
+    "    fail('%s: level %r is not a logging level' % (what, v))\n"
+    "def level_name(n):\n"
+    "    return 'debug' if n <= 10 else 'info' if n <= 20 else 'warning' if n <= 30 else \\\n"
+    "        'error' if n <= 40 else 'critical'\n"
+    "GENERIC = log_defaults['formatters']['generic']['format']\n"
+    "def map_logger(cfg, what, name):\n"
+    "    \"\"\"(destination, level) of the logger `name` in a dictConfig-style dict:\n"
+    "    destination 'stdout', 'stderr' or ('file', path); None when it is not\n"
+    "    configured or nothing simple can stand for it.\"\"\"\n"
+    "    spec = (cfg.get('loggers') or {}).get(name)\n"
+    "    if spec is None:\n"
+    "        return None, None\n"
+    "    if not isinstance(spec, dict):\n"
+    "        fail('%s: loggers[%r] is not a dict' % (what, name))\n"
+    "    level = level_of('%s: %s' % (what, name), spec.get('level'))\n"
+    "    dest = None\n"
+    "    for i, hname in enumerate(spec.get('handlers') or []):\n"
+    "        h = (cfg.get('handlers') or {}).get(hname)\n"
+    "        if not isinstance(h, dict):\n"
+    "            fail('%s: %s uses the handler %r, which is not defined' % (what, name, hname))\n"
+    "        cls = str(h.get('class', ''))\n"
+    "        if cls.startswith('logging.'):\n"
+    "            cls = cls[8:]\n"
+    "        d = None\n"
+    "        if cls == 'StreamHandler':\n"
+    "            stream = h.get('stream', 'ext://sys.stderr')\n"
+    "            d = {'ext://sys.stdout': 'stdout', 'ext://sys.stderr': 'stderr'}.get(stream)\n"
+    "        elif cls in ('FileHandler', 'handlers.WatchedFileHandler') and h.get('filename'):\n"
+    "            d = ('file', str(h['filename']))\n"
+    "            if str(h.get('mode', 'a')) not in ('a', 'a+'):\n"
+    "                say('note', '%s: the %s file %s is appended to, not truncated (mode %r)'\n"
+    "                    % (what, name, h['filename'], h.get('mode')))\n"
+    "        if d is None or dest is not None:\n"
+    "            say('warning', '%s: the %s handler %r (%s) is not applied: wsgihost writes '\n"
+    "                'that log itself; only one StreamHandler to ext://sys.stdout or '\n"
+    "                'ext://sys.stderr, or one FileHandler, stands for it'\n"
+    "                % (what, name, hname, h.get('class')))\n"
+    "            continue\n"
+    "        dest = d\n"
+    "        hl = level_of('%s: handler %s' % (what, hname), h.get('level'))\n"
+    "        if hl is not None and (level is None or hl > level):\n"
+    "            level = hl\n"
+    "        fname = h.get('formatter')\n"
+    "        fmt = ((cfg.get('formatters') or {}).get(fname) or {}).get('format') \\\n"
+    "            if fname else None\n"
+    "        plain = GENERIC if name == 'gunicorn.error' else '%(message)s'\n"
+    "        if fmt is not None and fmt != plain:\n"
+    "            err = name == 'gunicorn.error'\n"
+    "            say('note', '%s: the %s format %r is not applied: wsgihost\\'s %s lines are %s'\n"
+    "                % (what, name, fmt, 'error log' if err else 'access log',\n"
+    "                   '[time] [pid] [LEVEL] message' if err else 'access_log_format\\'s'))\n"
+    "    return dest, level\n"
+    "def apply_log_mapping(cfg, what):\n"
+    "    dest, level = map_logger(cfg, what, 'gunicorn.error')\n"
+    "    if dest is not None:\n"
+    "        out.append('--error-logfile=' + (dest[1] if isinstance(dest, tuple) else\n"
+    "                                         '/dev/stdout' if dest == 'stdout' else '-'))\n"
+    "    if level is not None:\n"
+    "        out.append('--log-level=' + level_name(level))\n"
+    "    dest, level = map_logger(cfg, what, 'gunicorn.access')\n"
+    "    if dest is not None:\n"
+    "        if level is not None and level > 20:\n"
+    "            say('note', '%s: gunicorn.access is at level %s: no access log (its lines '\n"
+    "                'are INFO)' % (what, level_name(level).upper()))\n"
+    "        else:\n"
+    "            out.append('--access-logfile=' + (dest[1] if isinstance(dest, tuple) else\n"
+    "                                              '/dev/stderr' if dest == 'stderr' else '-'))\n"
+    "def ini_as_dict(ini):\n"
+    "    \"\"\"The parts of a logging.config.fileConfig file that map_logger reads.\"\"\"\n"
+    "    import configparser\n"
+    "    cp = configparser.ConfigParser(interpolation=None)\n"
+    "    try:\n"
+    "        if not cp.read(ini):\n"
+    "            fail('logconfig = %r: no such file (gunicorn stops on it too)' % (ini,))\n"
+    "    except configparser.Error as e:\n"
+    "        fail('logconfig = %r: %s' % (ini, e))\n"
+    "    def keys(sec):\n"
+    "        return [x.strip() for x in cp.get(sec, 'keys', fallback='').split(',')\n"
+    "                if x.strip()]\n"
+    "    d = {'loggers': {}, 'handlers': {}, 'formatters': {}}\n"
+    "    for k in keys('loggers'):\n"
+    "        s = 'logger_' + k\n"
+    "        if not cp.has_section(s):\n"
+    "            continue\n"
+    "        q = 'root' if k == 'root' else cp.get(s, 'qualname', fallback=k)\n"
+    "        d['loggers'][q] = {'level': cp.get(s, 'level', fallback=None),\n"
+    "            'handlers': [x.strip() for x in cp.get(s, 'handlers', fallback='').split(',')\n"
+    "                         if x.strip()]}\n"
+    "    for k in keys('handlers'):\n"
+    "        s = 'handler_' + k\n"
+    "        if not cp.has_section(s):\n"
+    "            continue\n"
+    "        cls = cp.get(s, 'class', fallback='')\n"
+    "        args = cp.get(s, 'args', fallback='()').replace(' ', '')\n"
+    "        h = {'class': cls if '.' in cls and not cls.startswith('handlers.') else\n"
+    "             'logging.' + cls, 'level': cp.get(s, 'level', fallback=None) or None,\n"
+    "             'formatter': cp.get(s, 'formatter', fallback=None) or None}\n"
+    "        if cls.endswith('StreamHandler'):\n"
+    "            h['stream'] = 'ext://sys.stdout' if 'sys.stdout' in args else \\\n"
+    "                'ext://sys.stderr' if 'sys.stderr' in args or args in ('()', '') else args\n"
+    "        elif cls.endswith('FileHandler'):\n"
+    "            try:\n"
+    "                a = ast.literal_eval(args)\n"
+    "                a = a if isinstance(a, tuple) else (a,)\n"
+    "                h['filename'] = a[0] if a and isinstance(a[0], str) else None\n"
+    "                h['mode'] = a[1] if len(a) > 1 else 'a'\n"
+    "            except (ValueError, SyntaxError):\n"
+    "                h['filename'] = None\n"
+    "        d['handlers'][k] = h\n"
+    "    for k in keys('formatters'):\n"
+    "        s = 'formatter_' + k\n"
+    "        if cp.has_section(s):\n"
+    "            d['formatters'][k] = {'format': cp.get(s, 'format', fallback=None)}\n"
+    "    return d\n"
+    "import logging.config\n"
+    "def applied(cfg):\n"
+    "    \"\"\"What the workers give dictConfig (wsgi_hooks.c does the same): the\n"
+    "    gunicorn.* loggers and the handlers only they use left out.\"\"\"\n"
+    "    cfg = dict(cfg)\n"
+    "    loggers = {k: v for k, v in (cfg.get('loggers') or {}).items()\n"
+    "               if k not in ('gunicorn.error', 'gunicorn.access')}\n"
+    "    handlers = cfg.get('handlers') or {}\n"
+    "    used = set((cfg.get('root') or {}).get('handlers') or [])\n"
+    "    for spec in loggers.values():\n"
+    "        used.update((spec or {}).get('handlers') or [])\n"
+    "    todo = list(used)\n"
+    "    while todo:\n"
+    "        spec = handlers.get(todo.pop()) or {}\n"
+    "        for h in [spec.get('target')] + list(spec.get('handlers') or []):\n"
+    "            if isinstance(h, str) and h in handlers and h not in used:\n"
+    "                used.add(h)\n"
+    "                todo.append(h)\n"
+    "    cfg['loggers'] = loggers\n"
+    "    cfg['handlers'] = {k: v for k, v in handlers.items() if k in used}\n"
+    "    return cfg\n"
+    "def check_logging(apply, what):\n"
+    "    \"\"\"Apply it here, in this short process: what the workers would refuse\n"
+    "    stops start-up now, with logging's reason (gunicorn refuses it too). A\n"
+    "    class the app's own path provides may not import here: left to them.\"\"\"\n"
+    "    try:\n"
+    "        apply()\n"
+    "    except (ValueError, TypeError, AttributeError, KeyError, ImportError, OSError) as e:\n"
+    "        chain, c = [], e\n"
+    "        while c is not None:\n"
+    "            if isinstance(c, ImportError):\n"
+    "                return\n"
+    "            chain.append('%s: %s' % (type(c).__name__, c))\n"
+    "            c = c.__cause__ or c.__context__\n"
+    "        fail('%s: %s' % (what, ' <- '.join(chain)))\n"
+    "lcd = ns.get('logconfig_dict')\n"
+    "lcf = ns.get('logconfig')\n"
+    "if lcd:\n"
+    "    if not isinstance(lcd, dict):\n"
+    "        fail('logconfig_dict = %r is not a dict' % (lcd,))\n"
+    "    merged = dict(log_defaults)\n"
+    "    merged.update(lcd)  # gunicorn's rule: the file's top-level keys replace the defaults'\n"
+    "    apply_log_mapping(merged, 'logconfig_dict')\n"
+    "    check_logging(lambda: logging.config.dictConfig(applied(merged)), 'logconfig_dict')\n"
+    "    meta.append('pylog')\n"
+    "    if lcf:\n"
+    "        say('note', 'logconfig = %r is not applied: logconfig_dict wins, as in gunicorn'\n"
+    "            % (lcf,))\n"
+    "elif lcf:\n"
+    "    if not isinstance(lcf, str):\n"
+    "        fail('logconfig = %r is not a file name' % (lcf,))\n"
+    "    apply_log_mapping(ini_as_dict(lcf), 'logconfig %s' % lcf)\n"
+    "    check_logging(lambda: logging.config.fileConfig(lcf, disable_existing_loggers=False,\n"
+    "                  defaults={'__file__': lcf, 'here': os.path.dirname(lcf)}), 'logconfig')\n"
+    "    meta.append('pylog')\n"
+    "sys.stdout.write('\\0'.join(['\\1' + m for m in meta] + out))\n";
+
+
+/* gunicorn's logging defaults, the base a logconfig_dict is laid over (a
+ * Python literal; the config script and wsgi_hooks.c read it). */
+const char config_log_defaults[] =
+    "{'version': 1, 'disable_existing_loggers': False,"
+    " 'root': {'level': 'INFO', 'handlers': ['console']},"
+    " 'loggers': {"
+    "  'gunicorn.error': {'level': 'INFO', 'handlers': ['error_console'], 'propagate': True},"
+    "  'gunicorn.access': {'level': 'INFO', 'handlers': ['console'], 'propagate': True}},"
+    " 'handlers': {"
+    "  'console': {'class': 'logging.StreamHandler', 'formatter': 'generic',"
+    "              'stream': 'ext://sys.stdout'},"
+    "  'error_console': {'class': 'logging.StreamHandler', 'formatter': 'generic',"
+    "                    'stream': 'ext://sys.stderr'}},"
+    " 'formatters': {'generic': {'format': '%(asctime)s [%(process)d] [%(levelname)s] "
+    "%(message)s', 'datefmt': '[%Y-%m-%d %H:%M:%S %z]', 'class': 'logging.Formatter'}}}";
+
+static const char *const hook_names[HOOK_COUNT] = {
+    [HOOK_ON_STARTING] = "on_starting",
+    [HOOK_ON_RELOAD] = "on_reload",
+    [HOOK_WHEN_READY] = "when_ready",
+    [HOOK_PRE_FORK] = "pre_fork",
+    [HOOK_POST_FORK] = "post_fork",
+    [HOOK_POST_WORKER_INIT] = "post_worker_init",
+    [HOOK_WORKER_INT] = "worker_int",
+    [HOOK_WORKER_ABORT] = "worker_abort",
+    [HOOK_PRE_EXEC] = "pre_exec",
+    [HOOK_PRE_REQUEST] = "pre_request",
+    [HOOK_POST_REQUEST] = "post_request",
+    [HOOK_CHILD_EXIT] = "child_exit",
+    [HOOK_WORKER_EXIT] = "worker_exit",
+    [HOOK_NWORKERS_CHANGED] = "nworkers_changed",
+    [HOOK_ON_EXIT] = "on_exit",
+};
+
+const char *
+config_hook_name(enum config_hook h)
+{
+    return h < HOOK_COUNT ? hook_names[h] : "?";
+}
 
 static const char *
 python_for_config(const struct config *c)
@@ -1403,7 +1697,7 @@ run_config_file(const struct config *c, const char *path, size_t *len)
         close(pfd[0]);
         dup2(pfd[1], 1);
         const char *py = python_for_config(c);
-        execl(py, py, "-c", config_file_script, path, (char *)NULL);
+        execl(py, py, "-c", config_file_script, path, config_log_defaults, (char *)NULL);
         fprintf(stderr, "wsgihost: error: -c %s: cannot run %s: %s\n", path, py, strerror(errno));
         _exit(2);
     }
@@ -1461,6 +1755,36 @@ split_nul(char *buf, size_t len, int *argc)
     }
     *argc = k;
     return v;
+}
+
+/* Take the script's \1 items (not options) out of argv: which hooks the
+ * file defines, whether it configures Python's logging. */
+static void
+take_meta(struct config *c, char **v, int *argc)
+{
+    int k = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (v[i][0] != '\1') {
+            v[k++] = v[i];
+            continue;
+        }
+        const char *m = v[i] + 1;
+        if (strcmp(m, "pylog") == 0) {
+            c->py_logging = true;
+        } else if (strncmp(m, "hooks=", 6) == 0) {
+            const char *p = m + 6, *b, *e;
+            while (list_next(&p, &b, &e)) {
+                for (int h = 0; h < HOOK_COUNT; h++) {
+                    if ((size_t)(e - b) == strlen(hook_names[h]) &&
+                        strncmp(b, hook_names[h], (size_t)(e - b)) == 0) {
+                        c->hooks |= 1u << h;
+                    }
+                }
+            }
+        }
+    }
+    v[k] = NULL;
+    *argc = k;
 }
 
 /* $WSGIHOST_CMD_ARGS: words split on blanks, with '...' and "..." quoting. */
@@ -1596,6 +1920,7 @@ config_parse(struct config *c, int argc, char **argv)
         }
         int fargc;
         char **fargv = split_nul(buf, len, &fargc);
+        take_meta(c, fargv, &fargc);
         c->source = 1;
         if (cfg_parse_args(c, fargc, fargv, &workers_set, true) != 0) {
             fprintf(stderr, "wsgihost: (in the settings of config file %s)\n", file);
@@ -1753,4 +2078,14 @@ config_print(const struct config *c)
         printf("%s'%s'", i ? ", " : "", c->static_immutable[i]);
     }
     printf("]\n");
+    printf("proc_name = %s\n", c->proc_name ? c->proc_name : "None");
+    printf("capture_output = %s\n", c->capture_output ? "True" : "False");
+    printf("hooks = [");
+    for (int h = 0, n = 0; h < HOOK_COUNT; h++) {
+        if (c->hooks & (1u << h)) {
+            printf("%s'%s'", n++ ? ", " : "", hook_names[h]);
+        }
+    }
+    printf("]\n");
+    printf("logconfig = %s\n", c->py_logging ? "applied in each worker" : "None");
 }

@@ -73,6 +73,10 @@ struct config {
     bool reload;                  /* --reload: restart on source changes */
     const char *config_file;      /* -c FILE */
     bool print_config;
+    const char *proc_name;        /* -n/--name: process titles "wsgihost: master [NAME]" */
+    bool capture_output;          /* --capture-output: fd 1 and 2 into the error log file */
+    unsigned hooks;               /* the config file's server hooks: 1u << enum config_hook */
+    bool py_logging;              /* the config file has logconfig_dict or logconfig */
 
     /* TLS (every --bind serves HTTPS when certfile is set, as gunicorn) */
     const char *certfile;  /* PEM certificate chain, server certificate first */
@@ -103,6 +107,39 @@ struct config {
     int source;
     int app_spec_source;
 };
+
+/* gunicorn's server hooks, as a config file defines them (wsgi_hooks.h
+ * runs them). */
+enum config_hook {
+    HOOK_ON_STARTING,
+    HOOK_ON_RELOAD,
+    HOOK_WHEN_READY,
+    HOOK_PRE_FORK,
+    HOOK_POST_FORK,
+    HOOK_POST_WORKER_INIT,
+    HOOK_WORKER_INT,
+    HOOK_WORKER_ABORT,
+    HOOK_PRE_EXEC,
+    HOOK_PRE_REQUEST,
+    HOOK_POST_REQUEST,
+    HOOK_CHILD_EXIT,
+    HOOK_WORKER_EXIT,
+    HOOK_NWORKERS_CHANGED,
+    HOOK_ON_EXIT,
+    HOOK_COUNT,
+};
+/* Those the master runs (the rest run in the workers). */
+#define CONFIG_MASTER_HOOKS                                                                        \
+    ((1u << HOOK_ON_STARTING) | (1u << HOOK_ON_RELOAD) | (1u << HOOK_WHEN_READY) |                \
+     (1u << HOOK_PRE_FORK) | (1u << HOOK_CHILD_EXIT) | (1u << HOOK_NWORKERS_CHANGED) |            \
+     (1u << HOOK_ON_EXIT))
+
+/* gunicorn's logging defaults (a Python dict literal) that a logconfig_dict
+ * is laid over. */
+extern const char config_log_defaults[];
+
+/* "post_fork" for HOOK_POST_FORK. */
+const char *config_hook_name(enum config_hook h);
 
 enum config_cert_reqs {
     CONFIG_CERT_NONE = 0, /* gunicorn's ssl.CERT_NONE ... numbers */

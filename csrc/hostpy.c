@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "proctitle.h"
 #include "util.h"
 
 bool hostpy_active;
@@ -363,37 +364,6 @@ canonical(const char *path, char *out, size_t outsz)
     strcat(out, base);
 }
 
-/* Fields 48 and 49 of /proc/self/stat: where the kernel reads
- * /proc/self/cmdline from (Linux 3.5+). */
-static bool
-cmdline_area(char **start, char **end)
-{
-    char buf[4096];
-    FILE *f = fopen("/proc/self/stat", "re");
-    if (f == NULL) {
-        return false;
-    }
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (p == NULL) {
-        return false;
-    }
-    unsigned long long v[64];
-    int k = 0;
-    for (char *tok = strtok(p + 2, " "); tok != NULL && k < 64; tok = strtok(NULL, " ")) {
-        v[k++] = strtoull(tok, NULL, 10);
-    }
-    /* p + 2 is field 3 (state): field N is v[N - 3]. */
-    if (k < 47 || v[45] == 0 || v[46] <= v[45]) {
-        return false;
-    }
-    *start = (char *)(uintptr_t)v[45];
-    *end = (char *)(uintptr_t)v[46];
-    return true;
-}
-
 void
 hostpy_set_cmdline(int argc, char **argv)
 {
@@ -404,23 +374,10 @@ hostpy_set_cmdline(int argc, char **argv)
         return;
     }
     prctl(PR_SET_NAME, "wsgihost", 0, 0, 0);
-    char *start, *end;
-    if (!cmdline_area(&start, &end)) {
-        return;
-    }
     /* The area holds python3.X's own argv (the launcher included), which
      * every Python-side copy was made from already: ps shows the command
      * the user typed instead. */
-    size_t cap = (size_t)(end - start), used = 0;
-    for (int i = 0; i < argc; i++) {
-        size_t len = strlen(argv[i]) + 1;
-        if (used + len > cap) {
-            break;
-        }
-        memmove(start + used, argv[i], len);
-        used += len;
-    }
-    memset(start + used, '\0', cap - used);
+    proctitle_set_argv(argc, argv);
 }
 
 void

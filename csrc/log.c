@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define ERROR_LINE_MAX  8192
@@ -64,6 +65,7 @@ static struct {
     char *format;
     struct seg *segs;
     size_t n_segs;
+    bool capture; /* fd 1 and 2 are the error log file (capture_output) */
 } state = {
     .level = LOG_INFO,
     .err_fd = STDERR_FILENO,
@@ -684,6 +686,26 @@ log_access(const struct access_entry *e)
     errno = saved_errno;
 }
 
+void
+log_access_raw(const char *p, size_t n)
+{
+    int saved_errno = errno;
+
+    if (state.acc_fd < 0) {
+        return;
+    }
+    struct iovec iov[2] = {{(void *)p, n}, {"\n", 1}};
+    /* One writev(2), so that the line cannot interleave with another. */
+    ssize_t w = writev(state.acc_fd, iov, 2);
+    if (w >= 0 && (size_t)w < n + 1) {
+        if ((size_t)w < n) {
+            write_all(state.acc_fd, p + w, n - (size_t)w);
+        }
+        write_all(state.acc_fd, "\n", 1);
+    }
+    errno = saved_errno;
+}
+
 /* ---- opening, reopening, closing --------------------------------------- */
 
 static int
@@ -713,6 +735,7 @@ log_close(void)
     state.format = NULL;
     state.segs = NULL;
     state.n_segs = 0;
+    state.capture = false;
 }
 
 int
@@ -774,6 +797,33 @@ reopen_one(const char *what, const char *path, int fd)
     return 0;
 }
 
+/* fd 1 and 2 onto the error log file: the app's print()s, C writes and its
+ * subprocesses' output land in it (gunicorn's capture_output). Not
+ * close-on-exec, as stdio never is. */
+static int
+capture_stdio(void)
+{
+    if (dup2(state.err_fd, STDOUT_FILENO) < 0 || dup2(state.err_fd, STDERR_FILENO) < 0) {
+        log_error("capture_output: dup2: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+log_capture_output(void)
+{
+    if (state.err_path == NULL) {
+        return 1;
+    }
+    fflush(NULL);
+    if (capture_stdio() < 0) {
+        return -1;
+    }
+    state.capture = true;
+    return 0;
+}
+
 int
 log_reopen(void)
 {
@@ -783,6 +833,9 @@ log_reopen(void)
         rc = -1;
     }
     if (state.acc_path != NULL && reopen_one("access log", state.acc_path, state.acc_fd) < 0) {
+        rc = -1;
+    }
+    if (state.capture && capture_stdio() < 0) {
         rc = -1;
     }
     return rc;

@@ -25,6 +25,10 @@ int log_level_parse(const char *s);
  * log off, "-" = stdout. access_format NULL = the default. Returns 0 or -1
  * with a message on stderr naming the file. */
 int log_open(const char *error_path, int level, const char *access_path, const char *access_format);
+/* capture_output: fd 1 and 2 become the error log file (and stay it across
+ * log_reopen). Returns 0, 1 when the error log is stderr (nothing to do),
+ * -1 after logging. */
+int log_capture_output(void);
 /* Reopen both files (after logrotate moved them). Returns 0 or -1. */
 int log_reopen(void);
 void log_close(void);
@@ -67,6 +71,8 @@ struct access_entry {
 };
 
 bool log_access_enabled(void);
+/* One line of text as it is (Python's gunicorn.access logger), newline added. */
+void log_access_raw(const char *p, size_t n);
 void log_access(const struct access_entry *e);
 
 #endif

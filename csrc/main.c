@@ -17,11 +17,13 @@
 #include "log.h"
 #include "main.h"
 #include "proxy.h"
+#include "proctitle.h"
 #include "pyrt.h"
 #include "sig.h"
 #include "static.h"
 #include "tls.h"
 #include "worker.h"
+#include "wsgi_hooks.h"
 
 static int saved_argc;
 static char **saved_argv;
@@ -61,6 +63,8 @@ set_tls(struct listener *ls, size_t n, struct tls_ctx *ctx)
         }
     }
 }
+
+static void set_title(const struct config *cfg, const char *role);
 
 /* HUP: read argv, $WSGIHOST_CMD_ARGS and the config file again. The
  * sockets stay as they are (they are bound already). */
@@ -111,6 +115,10 @@ reload_config(struct config *cfg)
     static_site_free(cfg->static_site); /* so have they of the site */
     config_free(cfg);
     *cfg = fresh;
+    set_title(cfg, "master");
+    /* The hooks as the file defines them now (a failure keeps the old ones,
+     * logged). */
+    wsgi_hooks_reload(cfg);
     return 0;
 }
 
@@ -221,6 +229,37 @@ write_pidfile(const struct config *cfg)
     return 0;
 }
 
+/* -n/proc_name: "wsgihost: master [NAME]" (gunicorn's "gunicorn: master
+ * [NAME]"); without it ps shows the command line. */
+static void
+set_title(const struct config *cfg, const char *role)
+{
+    if (cfg->proc_name != NULL) {
+        char title[512];
+        snprintf(title, sizeof(title), "wsgihost: %s [%s]", role, cfg->proc_name);
+        proctitle_set(title);
+    }
+}
+
+/* Hooks that have no moment to run here: said once, at start. */
+static void
+note_hooks_not_run(const struct config *cfg, bool single)
+{
+    static const enum config_hook master_only[] = {HOOK_PRE_FORK, HOOK_CHILD_EXIT,
+                                                   HOOK_NWORKERS_CHANGED, HOOK_WORKER_ABORT};
+    if (!single) {
+        return;
+    }
+    for (size_t i = 0; i < countof(master_only); i++) {
+        if (cfg->hooks & (1u << master_only[i])) {
+            log_info("the server hook %s() does not run in a single process (no worker is "
+                     "forked%s); -w N runs it",
+                     config_hook_name(master_only[i]),
+                     master_only[i] == HOOK_WORKER_ABORT ? ", no --timeout" : "");
+        }
+    }
+}
+
 int
 wsgihost_main(int argc, char **argv)
 {
@@ -259,6 +298,18 @@ wsgihost_main(int argc, char **argv)
         0) {
         return 1;
     }
+    if (cfg.capture_output) {
+        int c = log_capture_output();
+        if (c < 0) {
+            return 1;
+        }
+        if (c > 0) {
+            log_info("capture_output: the error log is stderr, where the app's output goes "
+                     "already");
+        }
+    }
+    bool single = cfg.workers == 0;
+    set_title(&cfg, "master");
     /* Our handlers go in before Python starts, so that `import signal`
      * in the app's dependencies leaves them alone. */
     if (sig_init() != 0) {
@@ -286,25 +337,15 @@ wsgihost_main(int argc, char **argv)
         }
     }
 
-    /* Certificates first: a bad one stops us before any socket is bound. */
-    if (cfg.certfile != NULL) {
-        char err[1024];
-        tls_ctx = tls_ctx_new(&cfg, err, sizeof(err));
-        if (tls_ctx == NULL) {
-            die_startup(err);
-            return 1;
-        }
-    }
-
     /* Socket activation wins over --bind (as in gunicorn): the sockets are
-     * systemd's, already bound to what the .socket unit says. */
+     * systemd's, already bound to what the .socket unit says. Taken first,
+     * so that LISTEN_* are gone from the environment Python sees. */
     struct listener *ls = NULL;
-    size_t n_binds;
+    size_t n_binds = 0;
     char ierr[512];
     int inherited = listener_inherit(&ls, ierr, sizeof(ierr));
     if (inherited < 0) {
         die_startup(ierr);
-        tls_ctx_free(tls_ctx);
         return 1;
     }
     if (inherited > 0) {
@@ -313,7 +354,29 @@ wsgihost_main(int argc, char **argv)
             log_warning("--bind ignored: serving the %d socket(s) passed by systemd (LISTEN_FDS)",
                         inherited);
         }
-    } else {
+    }
+
+    /* The config file's hooks (gunicorn's order: nworkers_changed and
+     * on_starting before the sockets are bound). */
+    note_hooks_not_run(&cfg, single);
+    if (wsgi_hooks_start(&cfg, single) != 0 ||
+        (!single && wsgi_hooks_nworkers_changed(cfg.workers, -1) != 0) ||
+        wsgi_hooks_server(HOOK_ON_STARTING) != 0) {
+        close_listeners(ls, n_binds, NULL);
+        return 1;
+    }
+
+    /* Certificates first: a bad one stops us before any socket is bound. */
+    if (cfg.certfile != NULL) {
+        char err[1024];
+        tls_ctx = tls_ctx_new(&cfg, err, sizeof(err));
+        if (tls_ctx == NULL) {
+            die_startup(err);
+            close_listeners(ls, n_binds, NULL);
+            return 1;
+        }
+    }
+    if (inherited == 0) {
         static const char *default_bind = "127.0.0.1:8000";
         const char *const *binds = cfg.n_binds ? cfg.binds : &default_bind;
         n_binds = cfg.n_binds ? cfg.n_binds : 1;
@@ -346,15 +409,22 @@ wsgihost_main(int argc, char **argv)
                  ls[i].inherited ? " (from systemd)" : "");
     }
     banner_log(&cfg, ls, n_binds);
-    if (cfg.workers > 0) {
+    if (!single) {
         if (cfg.preload && (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0)) {
             rc = 1;
         } else {
             rc = master_run(&cfg, ls, n_binds, reload_config);
-            if (cfg.preload) {
-                pyrt_finalize();
-            }
         }
+        if (wsgi_hooks_server(HOOK_ON_EXIT) != 0 && rc == 0) {
+            rc = 1;
+        }
+        bool python_here = cfg.preload || wsgi_hooks_here();
+        wsgi_hooks_finish();
+        if (python_here) {
+            pyrt_finalize();
+        }
+    } else if (wsgi_hooks_server(HOOK_WHEN_READY) != 0) {
+        rc = 1;
     } else {
         rc = worker_serve(&cfg, ls, n_binds, NULL, false);
         if (rc == WORKER_BOOT_FAILED) {

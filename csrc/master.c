@@ -1,5 +1,7 @@
-/* The master keeps no Python (unless --preload) and no client sockets: it
- * binds, forks, watches. Workers report through a shared-memory slot each,
+/* The master runs no app code (unless --preload) and holds no client
+ * sockets: it binds, forks, watches. Python runs here only for the config
+ * file's master hooks (wsgi_hooks.h), from this loop, never in a signal
+ * handler. Workers report through a shared-memory slot each,
  * so a heartbeat costs a store, not a file write per request (gunicorn
  * touches a temp file), and the master can tell "busy in one request for too
  * long" from "idle with keep-alive clients" — only the first is killed. */
@@ -18,10 +20,12 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proctitle.h"
 #include "pyrt.h"
 #include "scoreboard.h"
 #include "sig.h"
 #include "worker.h"
+#include "wsgi_hooks.h"
 
 #define MAX_SLOTS SCOREBOARD_SLOTS
 #define EXIT_BOOT_FAILED 3 /* gunicorn's WORKER_BOOT_ERROR */
@@ -52,7 +56,22 @@ struct master {
     double respawn_at;         /* back-off for crashing workers */
     double backoff;
     int boot_failures;
+    int age;                   /* workers forked so far (gunicorn's worker.age) */
+    bool hook_failed;          /* a master hook raised: stopping, exit 1 */
 };
+
+static void begin_stop(struct master *m, bool quick, int sig);
+
+/* A master hook raised (logged with its traceback): gunicorn stops its
+ * main loop then, and so do we. */
+static void
+hook_failed(struct master *m)
+{
+    if (!m->hook_failed) {
+        m->hook_failed = true;
+        begin_stop(m, true, SIGQUIT);
+    }
+}
 
 static int
 count_running(struct master *m, int generation)
@@ -92,6 +111,10 @@ spawn(struct master *m)
     }
     struct scoreboard_slot *slot = &m->slots[i];
     memset(slot, 0, sizeof(*slot));
+    if (wsgi_hooks_pre_fork(i, ++m->age) != 0) {
+        hook_failed(m);
+        return -1;
+    }
     /* With --preload, or in the host interpreter (hostpy.h), this process
      * runs Python: fork the way os.fork() does. */
     bool py = pyrt_initialized();
@@ -120,6 +143,11 @@ spawn(struct master *m)
         }
         sig_after_fork();
         sig_release(&sigmask);
+        if (m->cfg->proc_name != NULL) {
+            char title[512];
+            snprintf(title, sizeof(title), "wsgihost: worker [%s]", m->cfg->proc_name);
+            proctitle_set(title);
+        }
         int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, true);
         log_flush();
         _exit(rc);
@@ -136,6 +164,7 @@ spawn(struct master *m)
     p->stop_sent = 0;
     p->abort_sent = false;
     log_info("Booting worker with pid: %d", (int)pid);
+    wsgi_hooks_forked(i, (int)pid);
     return 0;
 }
 
@@ -210,6 +239,9 @@ reap(struct master *m)
         p->state = W_FREE;
         p->pid = 0;
         m->slots[i].pid = 0;
+        if (wsgi_hooks_child_exit(i, (int)pid) != 0) {
+            hook_failed(m);
+        }
     }
 }
 
@@ -290,15 +322,18 @@ manage(struct master *m)
     }
 }
 
+/* sig: what the workers get: QUIT (quick), TERM or INT (graceful; INT
+ * passed on as INT, so that their worker_int hook runs as in gunicorn,
+ * whose master sends QUIT on INT). */
 static void
-begin_stop(struct master *m, bool quick)
+begin_stop(struct master *m, bool quick, int sig)
 {
     if (!m->stopping || (quick && !m->quick)) {
         m->stopping = true;
         m->quick = quick;
         m->stop_deadline = now_mono() + (quick ? 2.0 : m->cfg->graceful_timeout + 2.0);
         for (int i = 0; i < MAX_SLOTS; i++) {
-            stop_worker(&m->procs[i], quick ? SIGQUIT : SIGTERM);
+            stop_worker(&m->procs[i], sig);
         }
     }
 }
@@ -311,10 +346,11 @@ handle_signals(struct master *m, uint64_t s)
     }
     if (s & (1u << SIGQUIT)) {
         log_info("Handling signal: quit");
-        begin_stop(m, true);
+        begin_stop(m, true, SIGQUIT);
     } else if (s & ((1u << SIGTERM) | (1u << SIGINT))) {
-        log_info("Handling signal: %s", (s & (1u << SIGTERM)) ? "term" : "int");
-        begin_stop(m, false);
+        bool term = (s & (1u << SIGTERM)) != 0;
+        log_info("Handling signal: %s", term ? "term" : "int");
+        begin_stop(m, false, term ? SIGTERM : SIGINT);
     }
     if (m->stopping) {
         return;
@@ -324,17 +360,33 @@ handle_signals(struct master *m, uint64_t s)
         if (m->reload != NULL && m->reload(m->cfg) != 0) {
             log_error("reload: the new configuration is invalid; keeping the old one");
         } else {
+            int old = m->target;
             m->target = m->cfg->workers;
             m->generation++;
+            /* gunicorn's order: the worker count is set again (its hook
+             * runs even when it did not change), then on_reload. */
+            if (wsgi_hooks_nworkers_changed(m->target, old) != 0 ||
+                wsgi_hooks_server(HOOK_ON_RELOAD) != 0) {
+                hook_failed(m);
+                return;
+            }
         }
     }
     if (s & (1u << SIGTTIN)) {
         m->target++;
         log_info("Handling signal: ttin; workers: %d", m->target);
+        if (wsgi_hooks_nworkers_changed(m->target, m->target - 1) != 0) {
+            hook_failed(m);
+            return;
+        }
     }
     if (s & (1u << SIGTTOU)) {
         if (m->target > 1) {
             m->target--;
+            if (wsgi_hooks_nworkers_changed(m->target, m->target + 1) != 0) {
+                hook_failed(m);
+                return;
+            }
         }
         log_info("Handling signal: ttou; workers: %d", m->target);
     }
@@ -362,6 +414,11 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
     }
     m->slots = scoreboard;
     int rc = 0;
+    if (wsgi_hooks_server(HOOK_WHEN_READY) != 0) {
+        scoreboard_unmap();
+        free(m);
+        return 1;
+    }
     while (true) {
         manage(m);
         struct pollfd pfd = {.fd = sig_fd(), .events = POLLIN};
@@ -371,9 +428,10 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
         }
         reap(m);
         if (m->boot_failures > 0 && !m->stopping) {
-            log_error("Worker failed to boot: the application could not be loaded "
-                      "(see the traceback above); shutting down");
-            begin_stop(m, false);
+            log_error("Worker failed to boot: the application could not be loaded, or a "
+                      "post_fork/post_worker_init hook raised (see the traceback above); "
+                      "shutting down");
+            begin_stop(m, false, SIGTERM);
             rc = EXIT_BOOT_FAILED;
         }
         check_timeouts(m);
@@ -388,6 +446,9 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
                 m->stop_deadline = now_mono() + 5.0;
             }
         }
+    }
+    if (m->hook_failed) {
+        rc = 1;
     }
     scoreboard_unmap();
     free(m);

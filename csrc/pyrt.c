@@ -22,6 +22,9 @@ static PyThreadState *main_ts; /* the main thread's state while the GIL is relea
 static bool initialized;
 static bool gil_held;
 static bool host; /* the interpreter is python3.X's own (hostpy.h), not ours to finalize */
+/* pyrt_init() ran in this process or in the master it was forked from (the
+ * config file's hooks may start Python in the master, wsgi_hooks.h). */
+static bool ready;
 static PyObject *app;              /* the application callable */
 static PyObject *format_exception; /* traceback.format_exception, imported on first use */
 
@@ -348,6 +351,9 @@ out:
 int
 pyrt_init(const struct config *c)
 {
+    if (ready) {
+        return 0;
+    }
     if (host) {
         /* python3.X set itself up (site, sys.executable, the prefix);
          * only our sys.path entries are missing. */
@@ -360,6 +366,7 @@ pyrt_init(const struct config *c)
         log_sys_path(e ? e : "?", c->python_source);
         PyErr_Clear();
         pyrt_leave();
+        ready = true;
         return 0;
     }
     PyConfig pc;
@@ -403,6 +410,7 @@ pyrt_init(const struct config *c)
     }
     log_sys_path(exe, c->python_source);
     pyrt_leave();
+    ready = true;
     return 0;
 }
 
@@ -745,12 +753,14 @@ pyrt_finalize(void)
         Py_XDECREF(ns);
         pyrt_leave();
         initialized = false;
+        ready = false;
         return;
     }
     if (Py_FinalizeEx() < 0) {
         /* Only flushing sys.stdout/stderr failed; nothing left to do. */
     }
     initialized = false;
+    ready = false;
     gil_held = false;
     main_ts = NULL;
 }

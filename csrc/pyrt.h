@@ -10,7 +10,8 @@
 /* Start the interpreter (after chdir): sys.executable = the interpreter that
  * matches the linked libpython, sys.path[0] = the current directory, then
  * c->pythonpath. Leaves the GIL released. Returns 0, or -1 with a message on
- * stderr. */
+ * stderr. Does nothing when it ran already, here or in the master this
+ * worker was forked from. */
 int pyrt_init(const struct config *c);
 /* Import c->app_spec and keep the callable. On failure print the traceback
  * and one line naming the problem to stderr; return -1. */

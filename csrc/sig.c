@@ -90,6 +90,52 @@ sig_release(const sigset_t *saved)
     sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
+static int abort_pipe[2] = {-1, -1};
+static pid_t abort_pid; /* the process whose thread reads the pipe */
+
+static void
+on_abort(int signo)
+{
+    int saved = errno;
+    if (getpid() != abort_pid) {
+        /* A child the app forked without exec (multiprocessing): the pipe
+         * is its parent's; SIGABRT means what it always does (delivered,
+         * with the default action, once this handler returns). */
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+        errno = saved;
+        return;
+    }
+    char c = (char)signo;
+    ssize_t r = write(abort_pipe[1], &c, 1);
+    (void)r;
+    errno = saved;
+}
+
+int
+sig_abort_fd(void)
+{
+    if (abort_pipe[0] < 0) {
+        if (pipe2(abort_pipe, O_CLOEXEC) != 0) {
+            log_error("pipe2: %m");
+            return -1;
+        }
+        /* The handler must never block; the reader does. */
+        fcntl(abort_pipe[1], F_SETFL, O_NONBLOCK);
+    }
+    abort_pid = getpid();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_abort;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGABRT, &sa, NULL) != 0) {
+        log_error("sigaction(SIGABRT): %m");
+        return -1;
+    }
+    return abort_pipe[0];
+}
+
 void
 sig_after_fork(void)
 {

@@ -19,6 +19,10 @@ uint64_t sig_take(void);
  * release restores the saved mask, delivering what was held. */
 void sig_hold(sigset_t *saved);
 void sig_release(const sigset_t *saved);
+/* SIGABRT (the master's --timeout) to a pipe of its own, for a thread to
+ * read (the loop may be stuck in the app): returns its blocking read end,
+ * or -1 after logging. Only then is SIGABRT caught at all. */
+int sig_abort_fd(void);
 /* In a forked child: a self-pipe of its own (handlers stay installed). */
 void sig_after_fork(void);
 

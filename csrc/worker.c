@@ -21,6 +21,7 @@
 #include "static.h"
 #include "wsgi.h"
 #include "wsgi_handler.h"
+#include "wsgi_hooks.h"
 #include "log.h"
 #include "sig.h"
 
@@ -64,6 +65,7 @@ struct worker {
     uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
     struct reload_watch *reload; /* --reload */
     struct loop_watch reloadwatch;
+    bool interrupted;         /* worker_int ran */
 };
 
 static void publish_load(struct worker *w);
@@ -305,6 +307,12 @@ on_signal(struct loop_watch *lw, uint32_t events)
     struct worker *w = container_of(lw, struct worker, sigwatch);
     (void)events;
     uint64_t s = sig_take();
+    if ((s & ((1u << SIGINT) | (1u << SIGQUIT))) && !w->interrupted) {
+        /* gunicorn runs worker_int on INT and QUIT (its master sends QUIT on
+         * INT; ours passes INT on). */
+        w->interrupted = true;
+        wsgi_hooks_worker_int();
+    }
     if (s & ((1u << SIGTERM) | (1u << SIGINT))) {
         if (!w->stopping) {
             log_info("Handling signal: %s; finishing in-flight requests (up to %gs)",
@@ -342,6 +350,10 @@ on_reload(struct loop_watch *lw, uint32_t events)
     char path[4096];
     if (reload_changed(w->reload, path, sizeof(path)) && !w->stopping) {
         log_info("Worker reloading: %s modified", path);
+        if (!w->interrupted) {
+            w->interrupted = true;
+            wsgi_hooks_worker_int(); /* as gunicorn's reloader does */
+        }
         begin_stop(w, true);
     }
 }
@@ -507,15 +519,36 @@ watch_sources(const struct config *cfg, struct reload_watch *rw)
     return rw;
 }
 
+/* Leaving: worker_exit (and, in a single process, on_exit), then Python
+ * (not after a failed boot: the process ends at once, as before). */
+static void
+leave_python(bool multiprocess, bool finalize)
+{
+    wsgi_hooks_worker_exit();
+    if (!multiprocess) {
+        wsgi_hooks_server(HOOK_ON_EXIT);
+    }
+    if (finalize) {
+        wsgi_hooks_finish();
+        pyrt_finalize();
+    }
+}
+
 int
 worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
              bool multiprocess)
 {
     struct reload_watch *rw = NULL;
+    if (!cfg->preload && pyrt_init(cfg) != 0) {
+        return WORKER_BOOT_FAILED;
+    }
+    /* The config file's hooks: post_fork(server, worker) once Python is
+     * up, before the app is imported (as in gunicorn). */
+    if (wsgi_hooks_worker_start(cfg, !multiprocess) != 0) {
+        leave_python(multiprocess, false);
+        return WORKER_BOOT_FAILED;
+    }
     if (!cfg->preload) {
-        if (pyrt_init(cfg) != 0) {
-            return WORKER_BOOT_FAILED;
-        }
         if (cfg->reload) {
             /* Watch before importing: an edit made while the import runs
              * (or fails) must not be missed. */
@@ -523,6 +556,7 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         }
         if (pyrt_load_app(cfg->app_spec) != 0) {
             if (rw == NULL) {
+                leave_python(multiprocess, false);
                 return WORKER_BOOT_FAILED;
             }
             if (pyrt_use_fail_app() == 0) {
@@ -531,10 +565,15 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
             } else {
                 wait_for_change(rw);
                 reload_watch_free(rw);
-                pyrt_finalize();
+                leave_python(multiprocess, true);
                 return 0;
             }
         }
+    }
+    if (wsgi_hooks_post_worker_init() != 0) {
+        reload_watch_free(rw);
+        leave_python(multiprocess, false);
+        return WORKER_BOOT_FAILED;
     }
     if (cfg->reload) {
         rw = watch_sources(cfg, rw); /* and the directories of what the app imported */
@@ -546,12 +585,13 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         .strict = cfg->strict_wsgi,
     };
     if (wsgi_init(&info) != 0) {
-        pyrt_finalize();
+        reload_watch_free(rw);
+        leave_python(multiprocess, true);
         return WORKER_BOOT_FAILED;
     }
     int rc = worker_run(cfg, ls, n_ls, slot, rw);
     reload_watch_free(rw);
     wsgi_fini();
-    pyrt_finalize();
+    leave_python(multiprocess, true);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "build_config.h"
 #include "wsgi.h"
 #include "wsgi_input.h"
+#include "wsgi_hooks.h"
 #include "pyrt.h"
 #include "log.h"
 #include "util.h"
@@ -338,6 +339,7 @@ struct wsgi_call {
     Py_ssize_t pending_off;
     bool started;       /* start_response() succeeded */
     double last_flush;  /* now_mono() when the loop last had a chance to write */
+    PyObject *hook_req; /* pre_request/post_request's req (wsgi_hooks.h), or NULL */
 };
 
 static PyTypeObject start_response_type, writer_type, filewrapper_type, errors_type;
@@ -1478,6 +1480,15 @@ close_result(struct wsgi_call *call)
     Py_DECREF(res);
 }
 
+/* gunicorn's post_request: after the response, on every path. Out of line,
+ * so that the request path without hooks pays only the test. */
+static __attribute__((noinline, cold)) void
+post_request_hook(struct wsgi_call *call)
+{
+    wsgi_hooks_post_request(call->hook_req, call->environ, call->resp);
+    Py_CLEAR(call->hook_req);
+}
+
 static void
 end_call(struct wsgi_call *call)
 {
@@ -1485,6 +1496,9 @@ end_call(struct wsgi_call *call)
         call->sr->call = NULL;
     }
     close_result(call);
+    if (UNLIKELY(call->hook_req != NULL)) {
+        post_request_hook(call);
+    }
     Py_CLEAR(call->pending);
     Py_CLEAR(call->iter);
     Py_CLEAR(call->result);
@@ -1811,6 +1825,11 @@ wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call
         goto leave;
     }
     call->sr->call = call;
+    if (UNLIKELY(wsgi_hooks_per_request) && wsgi_hooks_pre_request(req, &call->hook_req) < 0) {
+        /* pre_request raised: a 500, as gunicorn answers it. */
+        rc = fail_call(call);
+        goto leave;
+    }
     wsgi_input_attach(call->input, &req->body);
     call->environ = build_environ(call);
     if (!call->environ) {

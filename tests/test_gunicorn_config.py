@@ -60,7 +60,7 @@ def test_env_driven_production_file(tmp_path):
     assert s["max_requests"] == "1000" and s["preload_app"] == "True"
     err = r.stderr
     assert "worker_tmp_dir = '/dev/shm' does not apply to wsgihost, ignored (the heartbeat" in err
-    assert "proc_name = 'myapp' does not apply to wsgihost, ignored" in err
+    assert s["proc_name"] == "myapp" and "proc_name" not in err
     assert "cores is not a setting, ignored" in err
 
 
@@ -92,8 +92,8 @@ def test_k_sync_means_one_thread(server_factory):
     assert r.status == 200 and r.json()["environ"]["wsgi.multithread"] is False
 
 
-def test_hooks_are_said_out_loud(tmp_path):
-    r, _ = print_config(tmp_path, """
+def test_hooks_are_taken_and_checked(tmp_path):
+    r, s = print_config(tmp_path, """
         def post_fork(server, worker):
             server.log.info("Worker spawned (pid: %s)", worker.pid)
         def child_exit(server, worker):
@@ -101,11 +101,29 @@ def test_hooks_are_said_out_loud(tmp_path):
             multiprocess.mark_process_dead(worker.pid)
         def helper():
             return 1
+        def pre_exec(server):
+            pass
+        ssl_context = lambda conf, factory: factory()
+        post_request = lambda worker, req: None
         """)
     assert r.returncode == 0, r.stderr
-    assert "the server hook post_fork() is not run by wsgihost" in r.stderr
-    assert "the server hook child_exit() is not run by wsgihost" in r.stderr
-    assert "helper" not in r.stderr
+    assert s["hooks"] == "['post_fork', 'post_request', 'child_exit']", s
+    assert "helper" not in r.stderr and "post_fork" not in r.stderr
+    # What cannot run is said, once each.
+    assert "pre_exec() does not run: wsgihost has no USR2" in r.stderr
+    assert "ssl_context() is not run by wsgihost" in r.stderr
+
+
+@pytest.mark.parametrize("src,needle", [
+    ("def post_fork(server):\n    pass\n", "post_fork() must take (server, worker)"),
+    ("def when_ready():\n    pass\n", "when_ready() must take (server)"),
+    ("on_exit = 42\n", "on_exit = 42 is not callable"),
+    ("child_exit = 'nodots'\n", '"module.function"'),
+])
+def test_a_hook_with_the_wrong_signature_stops_start_up(tmp_path, src, needle):
+    # gunicorn checks a hook's arity when it reads the file, and stops.
+    r, _ = print_config(tmp_path, src)
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
 
 
 def test_daemon(tmp_path):

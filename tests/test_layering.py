@@ -1,7 +1,8 @@
 """The layering of csrc/ (README "Architecture"): the #include graph between
 modules (x.c and x.h are one module) has no cycle, the connection layer
-knows neither the worker, the pool nor Python, and only the bridge, the
-runtime and the extension's entry point include Python.h."""
+knows neither the worker, the pool nor Python, and only the bridge (wsgi*.c:
+the PEP 3333 bridge, wsgi.input, gunicorn's server hooks), the runtime and
+the extension's entry point include Python.h."""
 
 import collections
 import pathlib
@@ -76,4 +77,4 @@ def test_connection_knows_no_worker_pool_or_python():
 
 def test_only_the_bridge_includes_python():
     users = {name for name, incs in includes().items() if "Python.h" in incs}
-    assert users == {"pyrt.c", "wsgi.c", "wsgi_input.c", "hostpy_entry.c"}
+    assert users == {"pyrt.c", "wsgi.c", "wsgi_input.c", "wsgi_hooks.c", "hostpy_entry.c"}

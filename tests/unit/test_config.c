@@ -326,6 +326,32 @@ test_options(void)
     CHECK(PARSE(&c, "--help", "--backlog", "x") == 1);
 }
 
+/* -n/--name, --capture-output, and the config script's \1 items. */
+static void
+test_hooks_and_titles(void)
+{
+    struct config c;
+
+    CHECK(PARSE(&c, "a:b", "-n", "shop", "--capture-output") == 0);
+    CHECK(strcmp(c.proc_name, "shop") == 0 && c.capture_output);
+    CHECK(PARSE(&c, "a:b", "--name=x y") == 0 && strcmp(c.proc_name, "x y") == 0);
+    BAD("--name: empty value", "--name", "", "a:b");
+    BAD("option '--log-config' (gunicorn) is not supported", "--log-config", "f.ini", "a:b");
+
+    char buf[] = "\1hooks=post_fork,child_exit,bogus\0--workers=2\0\1pylog\0a:b";
+    int argc;
+    char **argv = split_nul(buf, sizeof(buf) - 1, &argc);
+    config_defaults(&c);
+    take_meta(&c, argv, &argc);
+    CHECK(argc == 3 && strcmp(argv[1], "--workers=2") == 0 && strcmp(argv[2], "a:b") == 0);
+    CHECK(argv[3] == NULL && c.py_logging);
+    CHECK(c.hooks == ((1u << HOOK_POST_FORK) | (1u << HOOK_CHILD_EXIT)));
+    CHECK(strcmp(config_hook_name(HOOK_NWORKERS_CHANGED), "nworkers_changed") == 0);
+    CHECK((CONFIG_MASTER_HOOKS & (1u << HOOK_POST_FORK)) == 0);
+    CHECK((CONFIG_MASTER_HOOKS & (1u << HOOK_CHILD_EXIT)) != 0);
+    config_free(&c);
+}
+
 static void
 test_tls_and_proxy(void)
 {
@@ -431,6 +457,7 @@ main(void)
     test_paths_and_logs();
     test_app_spec();
     test_options();
+    test_hooks_and_titles();
     test_tls_and_proxy();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
