@@ -134,8 +134,16 @@ def test_hup_reloads_new_code_without_failures(server_factory, version_env):
     assert all(get(srv.port, "/")[1] == b"v2" for _ in range(10))
 
 
-def test_term_under_load_completes_started_requests(server_factory):
-    srv = server_factory("versioned:application", "-w", "2")
+def _sleeping(path, n):
+    """Wait until n /sleep requests are inside the app."""
+    wait_for(lambda: path.exists() and len(path.read_text().splitlines()) >= n, IO_TIMEOUT,
+             what=f"{n} requests inside the app")
+
+
+def test_term_under_load_completes_started_requests(server_factory, tmp_path):
+    marks = tmp_path / "sleeping"
+    srv = server_factory("versioned:application", "-w", "2",
+                         env={"WSGIHOST_TEST_SLEEPING": str(marks)})
     results = []
 
     def slow():
@@ -144,7 +152,7 @@ def test_term_under_load_completes_started_requests(server_factory):
     threads = [threading.Thread(target=slow) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.3)  # the requests are inside the app (800 ms sleeps)
+    _sleeping(marks, 4)  # all four inside the app (800 ms sleeps)
     srv.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(15 * SLOW)
@@ -152,11 +160,13 @@ def test_term_under_load_completes_started_requests(server_factory):
     assert [r[0] for r in results] == [200] * 4, results
 
 
-def test_quit_exits_fast(server_factory):
-    srv = server_factory("versioned:application", "-w", "2")
+def test_quit_exits_fast(server_factory, tmp_path):
+    marks = tmp_path / "sleeping"
+    srv = server_factory("versioned:application", "-w", "2",
+                         env={"WSGIHOST_TEST_SLEEPING": str(marks)})
     t = threading.Thread(target=lambda: _swallow(get, srv.port, "/sleep?ms=5000", 10 * SLOW))
     t.start()
-    time.sleep(0.3)
+    _sleeping(marks, 1)
     t0 = time.monotonic()
     srv.send_signal(signal.SIGQUIT)
     rc = srv.wait(5 * SLOW)
