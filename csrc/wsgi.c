@@ -1226,8 +1226,12 @@ set_header(PyObject *env, PyObject *key, PyObject *val)
     if (PyDict_GET_SIZE(env) != before) {
         return 0; /* it was new */
     }
+    /* Repeated fields are joined with a bare comma, as gunicorn, Werkzeug and
+     * wsgiref join them (an app sees the same string under each). Cookie is
+     * the exception: "; " keeps every cookie parseable (RFC 6265 5.4), where
+     * a comma would glue the second cookie into the first one's value. */
     const char *fmt =
-        PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? "%U; %U" : "%U, %U";
+        PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? "%U; %U" : "%U,%U";
     PyObject *joined = PyUnicode_FromFormat(fmt, cur, val);
     return set_steal(env, key, joined);
 }
