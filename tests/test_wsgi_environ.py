@@ -54,6 +54,14 @@ def test_cgi_values_are_native_strings(env_server):
             assert isinstance(value, str), (key, value)
 
 
+@pytest.mark.parametrize("workers,expected", [("1", False), ("2", True)])
+def test_multiprocess_is_true_only_with_several_workers(server_factory, workers, expected):
+    """As gunicorn sets it: -w 1 runs the app in one process at a time."""
+    srv = server_factory("environ_dump:application", "-w", workers)
+    j, _ = dump(srv, build_request("GET", "/"))
+    assert j["environ"]["wsgi.multiprocess"] is expected
+
+
 def test_wsgi_members(env_server):
     j, _ = dump(env_server, build_request("GET", "/"))
     env = j["environ"]
