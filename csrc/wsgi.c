@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -345,6 +346,13 @@ static PyTypeObject start_response_type, writer_type, filewrapper_type, errors_t
 /* The last finished call's struct, for the next request (no calloc/free per
  * request). Guarded by the GIL: calls begin and end with it held. */
 static struct wsgi_call *spare_call;
+
+/* SCRIPT_NAME from the environment (or -e SCRIPT_NAME=...), as gunicorn
+ * reads it: the app is mounted under this prefix, without a trailing slash;
+ * empty = at the root. Matched against the raw path, as gunicorn does. */
+static char script_name[1024];
+static size_t script_name_len;
+static atomic_bool outside_warned; /* pool threads call wsgi_handle() */
 
 static PyObject *app;          /* the application (strong) */
 static PyObject *base_environ; /* the constant entries */
@@ -1319,8 +1327,10 @@ build_environ(struct wsgi_call *call)
     }
     bool https = meta && meta->url_scheme && strcmp(meta->url_scheme, "https") == 0;
     PyObject *uri;
+    /* wsgi_handle() answered the paths outside SCRIPT_NAME already. */
+    size_t skip = script_name_len;
     if (set_steal(env, k_request_method, method_str(req->method, req->method_len)) < 0 ||
-        set_steal(env, k_path_info, path_info(req->path, req->path_len)) < 0 ||
+        set_steal(env, k_path_info, path_info(req->path + skip, req->path_len - skip)) < 0 ||
         set_steal(env, k_query_string, cached_latin1(&query_cache, req->query, req->query_len)) <
             0) {
         goto fail;
@@ -1788,11 +1798,32 @@ wsgi_last_span(void)
     return last_span;
 }
 
+/* The path is SCRIPT_NAME itself or below it ("/app", "/app/x"; not "/apple"). */
+static bool
+under_script_name(const struct http_req *req)
+{
+    return req->path_len >= script_name_len &&
+           memcmp(req->path, script_name, script_name_len) == 0 &&
+           (req->path_len == script_name_len || req->path[script_name_len] == '/');
+}
+
 enum wsgi_rc
 wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call **out)
 {
     enum wsgi_rc rc;
     *out = NULL;
+    if (script_name_len && !under_script_name(req)) {
+        /* gunicorn 20.1 answers 500 here (or cuts the prefix out of the
+         * middle of the path); there is no app under that path. */
+        if (!atomic_exchange(&outside_warned, true)) {
+            int tlen = req->target_len > 200 ? 200 : (int)req->target_len;
+            log_warning("%.*s is outside SCRIPT_NAME '%s': 404 (said once)", tlen, req->target,
+                        script_name);
+        }
+        last_span = 0;
+        http_resp_simple(resp, 404, "Not Found (outside SCRIPT_NAME)\n");
+        return WSGI_DONE;
+    }
     pyrt_enter();
     double t0 = now_mono();
     struct wsgi_call *call = spare_call;
@@ -1883,6 +1914,9 @@ build_base_environ(const struct wsgi_server_info *info)
     PyObject *version = Py_BuildValue("(ii)", 1, 0);
     errors_obj = PyObject_New(PyObject, &errors_type);
     PyObject *software = PyUnicode_FromString("wsgihost/" WSGIHOST_VERSION);
+    PyObject *sn = script_name_len
+                       ? PyUnicode_DecodeLatin1(script_name, (Py_ssize_t)script_name_len, NULL)
+                       : Py_NewRef(v_empty);
     if (set_steal(env, k_wsgi_version, version) < 0 ||
         set_steal(env, k_server_software, software) < 0 || !errors_obj ||
         PyDict_SetItem(env, k_wsgi_errors, errors_obj) < 0 ||
@@ -1891,7 +1925,7 @@ build_base_environ(const struct wsgi_server_info *info)
         PyDict_SetItem(env, k_wsgi_run_once, info->run_once ? Py_True : Py_False) < 0 ||
         PyDict_SetItem(env, k_wsgi_file_wrapper, (PyObject *)&filewrapper_type) < 0 ||
         PyDict_SetItem(env, k_wsgi_input_terminated, Py_True) < 0 ||
-        PyDict_SetItem(env, k_script_name, v_empty) < 0) {
+        set_steal(env, k_script_name, sn) < 0) {
         return -1;
     }
     /* Placeholders for the keys build_environ() always sets: replacing a
@@ -1932,10 +1966,41 @@ build_base_environ(const struct wsgi_server_info *info)
     return 0;
 }
 
+/* SCRIPT_NAME from the environment: "" or "/" = none; a trailing slash is
+ * dropped ("/app/" mounts at "/app"). Returns -1 (logged) if unusable. */
+static int
+read_script_name(void)
+{
+    const char *v = getenv("SCRIPT_NAME");
+    size_t n = v ? strlen(v) : 0;
+    while (n > 0 && v[n - 1] == '/') {
+        n--;
+    }
+    script_name_len = 0;
+    atomic_store(&outside_warned, false);
+    if (n == 0) {
+        return 0;
+    }
+    if (v[0] != '/' || n >= sizeof script_name || memchr(v, '?', n) || memchr(v, '#', n)) {
+        log_error("SCRIPT_NAME '%.200s' from the environment: expected a path such as /app "
+                  "(starting with '/', no '?' or '#', under %zu bytes)",
+                  v, sizeof script_name);
+        return -1;
+    }
+    memcpy(script_name, v, n);
+    script_name[n] = '\0';
+    script_name_len = n;
+    log_info("SCRIPT_NAME '%s' (from the environment): the app is served under it", script_name);
+    return 0;
+}
+
 int
 wsgi_init(const struct wsgi_server_info *info)
 {
     strict = info->strict;
+    if (read_script_name() < 0) {
+        return -1;
+    }
     pyrt_enter();
     if (!pyrt_app()) {
         log_critical("wsgi_init: no application loaded");
