@@ -598,6 +598,7 @@ static const struct {
 static bool strict;
 static unsigned warned_hop; /* bit i: hop_by_hop[i] was warned about */
 static bool warned_reason;
+static bool warned_headers_tuple, warned_header_list;
 
 static int
 hop_by_hop_index(const char *n, size_t nlen)
@@ -775,6 +776,67 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
 
 /* PEP 3333: with exc_info after the head went out, "start_response must
  * raise an error, and should re-raise using the exc_info tuple". */
+static bool
+has_list_item(PyObject *headers)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        if (PyList_Check(PyList_GET_ITEM(headers, i))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* gunicorn reads the headers as `for name, value in headers`, so a tuple of
+ * pairs, or [name, value] lists as pairs, are served. PEP 3333 asks for a
+ * list of tuples: accepted (said once each) unless --strict-wsgi. Returns a
+ * new list of the pairs as tuples (new reference; the app's own list is not
+ * changed), or NULL with an exception. */
+static PyObject *
+lenient_headers(PyObject *headers)
+{
+    if (!PyList_Check(headers)) {
+        if (strict || !PyTuple_Check(headers)) {
+            PyErr_Format(PyExc_TypeError,
+                         "start_response() headers must be a list of (name, value) tuples, "
+                         "not %.100s",
+                         Py_TYPE(headers)->tp_name);
+            return NULL;
+        }
+        if (!warned_headers_tuple) {
+            warned_headers_tuple = true;
+            log_warning("the app's start_response() headers are a tuple, not a list (PEP 3333): "
+                        "served (gunicorn serves them too; --strict-wsgi refuses them; this is "
+                        "said once)");
+        }
+    }
+    PyObject *list = PySequence_List(headers);
+    if (!list) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyList_Check(item) || strict) {
+            continue; /* check_header() says what is wrong with it, if anything */
+        }
+        if (!warned_header_list) {
+            warned_header_list = true;
+            log_warning("the app's start_response() headers[%zd] is a list, not a (name, value) "
+                        "tuple (PEP 3333): served (gunicorn serves it too; --strict-wsgi refuses "
+                        "it; this is said once)",
+                        i);
+        }
+        PyObject *t = PyList_AsTuple(item);
+        if (!t) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t); /* steals t */
+        Py_DECREF(item);
+    }
+    return list;
+}
+
 static PyObject *
 reraise(PyObject *exc_info)
 {
@@ -860,19 +922,22 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
     if (check_status(status, &code) < 0) {
         return NULL;
     }
-    if (!PyList_Check(headers)) {
-        PyErr_Format(PyExc_TypeError,
-                     "start_response() headers must be a list of (name, value) tuples, not %.100s",
-                     Py_TYPE(headers)->tp_name);
-        return NULL;
+    PyObject *owned = NULL; /* the headers as a list of tuples, when the app's were not */
+    if (!PyList_Check(headers) || (!strict && has_list_item(headers))) {
+        owned = lenient_headers(headers);
+        if (!owned) {
+            return NULL;
+        }
+        headers = owned;
     }
+    PyObject *result = NULL;
     Py_ssize_t n = PyList_GET_SIZE(headers);
     PyObject *clen = NULL; /* borrowed */
     bool any_hop = false;
     for (Py_ssize_t i = 0; i < n; i++) {
         int rc = check_header(PyList_GET_ITEM(headers, i), i, &clen);
         if (rc < 0) {
-            return NULL;
+            goto out;
         }
         any_hop |= rc > 0;
     }
@@ -934,11 +999,14 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
                                  (size_t)PyUnicode_GET_LENGTH(value)) < 0) {
             /* Only a bad Content-Length, which the checks above exclude. */
             PyErr_Format(PyExc_ValueError, "start_response() header '%U' was refused", name);
-            return NULL;
+            goto out;
         }
     }
     call->started = true;
-    return Py_NewRef((PyObject *)call->writer);
+    result = Py_NewRef((PyObject *)call->writer);
+out:
+    Py_XDECREF(owned);
+    return result;
 }
 
 static void
