@@ -698,6 +698,24 @@ check_status(PyObject *status, int *code)
 }
 
 /* *clen: the first Content-Length value seen in this list (borrowed). */
+/* RFC 9110 5.5: a field value has no leading or trailing whitespace. The
+ * app's is cut off (gunicorn strips it too), so " 12 " is Content-Length 12. */
+static const unsigned char *
+trimmed_value(PyObject *value, size_t *len)
+{
+    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(value);
+    while (n > 0 && (v[0] == ' ' || v[0] == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+        n--;
+    }
+    *len = n;
+    return v;
+}
+
 static int
 check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
 {
@@ -745,14 +763,17 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
     }
     if (nlen == 14 && strncasecmp((const char *)n, "content-length", 14) == 0) {
         int64_t ignored;
-        if (!http_parse_content_length((const char *)v, (size_t)vlen, &ignored)) {
+        size_t tlen, plen;
+        const unsigned char *t = trimmed_value(value, &tlen);
+        if (!http_parse_content_length((const char *)t, tlen, &ignored)) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() Content-Length must be a non-negative integer, "
                          "got %R",
                          value);
             return -1;
         }
-        if (*clen && PyUnicode_Compare(*clen, value) != 0) {
+        const unsigned char *prev = *clen ? trimmed_value(*clen, &plen) : NULL;
+        if (prev && (plen != tlen || memcmp(prev, t, tlen) != 0)) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() conflicting Content-Length headers %R and %R", *clen,
                          value);
@@ -993,10 +1014,10 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
                 continue;
             }
         }
+        size_t vlen;
+        const unsigned char *v = trimmed_value(value, &vlen);
         if (http_resp_add_header(resp, (const char *)PyUnicode_1BYTE_DATA(name),
-                                 (size_t)PyUnicode_GET_LENGTH(name),
-                                 (const char *)PyUnicode_1BYTE_DATA(value),
-                                 (size_t)PyUnicode_GET_LENGTH(value)) < 0) {
+                                 (size_t)PyUnicode_GET_LENGTH(name), (const char *)v, vlen) < 0) {
             /* Only a bad Content-Length, which the checks above exclude. */
             PyErr_Format(PyExc_ValueError, "start_response() header '%U' was refused", name);
             goto out;
