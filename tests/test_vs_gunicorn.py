@@ -21,10 +21,10 @@ import subprocess
 
 import pytest
 
-from sidebyside import (SYSTEM_PYTHON, Gunicorn, Req, compare, flask_normaliser,
+from sidebyside import (SYSTEM_PYTHON, Client, Gunicorn, Req, compare, flask_normaliser,
                         gunicorn_available, run_pipelined, run_sequence, strip_dates,
                         ungzip_mtime)
-from support import APPS
+from support import APPS, RawConn
 
 REAL = APPS / "real"
 
@@ -496,6 +496,10 @@ RAW = {
     "late-start-response": [Req("GET", "/late-start")],
     "unusual-headers": [Req("GET", "/unusual-headers")],
     "large-head": [Req("GET", "/large-head")],
+    "gunicorn-habits": [Req("GET", "/hop-connection-close"), Req("GET", "/hop-keep-alive"),
+                        Req("GET", "/hop-transfer-encoding"), Req("GET", "/hop-upgrade"),
+                        Req("GET", "/headers-tuple"), Req("GET", "/header-items-lists"),
+                        Req("GET", "/padded-values")],
     "empty-bodies": [Req("GET", "/empty"), Req("GET", "/empty-length"), Req("GET", "/empty-chunks"),
                      Req("HEAD", "/empty"), Req("GET", "/no-content-type")],
     "204-304": [Req("GET", "/no-content"), Req("GET", "/not-modified"),
@@ -636,6 +640,7 @@ STATUSES = {
     "raw/late-start-response": "201",
     "raw/unusual-headers": "200",
     "raw/large-head": "200",
+    "raw/gunicorn-habits": "200 200 200 200 200 200 200",
     "raw/empty-bodies": "200 200 200 200 200",
     "raw/204-304": "204 304 304 204",
     "raw/content-length": "200 200 200 200 200",
@@ -816,3 +821,59 @@ def test_difference_chunked_request_to_django(django_pair):
     got = run_sequence(django_pair.wsgihost.port, steps, normalise=django_pair.normalise)
     assert (ref[1].status, ref[1].body) == (400, b"bad json\n")
     assert got[1].status == 201 and json.loads(got[1].body)["got"] == {"x": 1}
+
+
+def raw_exchange(port, step):
+    """The bytes of one response, unparsed (gunicorn's may not parse)."""
+    with RawConn(port) as c:
+        c.send(step.serialise(Client(port)))
+        return c.read_head()
+
+
+def test_difference_status_without_reason(raw_pair):
+    """gunicorn sends the app's '200' as 'HTTP/1.1 200' with no space after
+    the code, which RFC 9112's status-line does not allow (and this suite's
+    strict client refuses); wsgihost sends the standard phrase
+    (--strict-wsgi: a 500)."""
+    step = Req("GET", "/no-reason")
+    assert raw_exchange(raw_pair.gunicorn.port, step).startswith(b"HTTP/1.1 200\r\n")
+    (got,) = run_sequence(raw_pair.wsgihost.port, [step])
+    assert got.raw_head.startswith(b"HTTP/1.1 200 OK\r\n") and got.body == b"no reason\n"
+
+
+def test_difference_the_apps_own_date_and_server(raw_pair):
+    """gunicorn replaces an app's Date and Server fields with its own;
+    wsgihost sends the app's (and adds neither)."""
+    ref = raw_exchange(raw_pair.gunicorn.port, Req("GET", "/date-server"))
+    got = raw_exchange(raw_pair.wsgihost.port, Req("GET", "/date-server"))
+    assert b"\r\nServer: gunicorn\r\n" in ref and b"myapp" not in ref and b"1970" not in ref
+    assert got.count(b"\r\nServer: ") == 1 and b"\r\nServer: myapp/1.0\r\n" in got
+    assert got.count(b"\r\nDate: ") == 1 and b"\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT" in got
+
+
+def read_until_close(port, raw):
+    with RawConn(port) as c:
+        c.send(raw)
+        return c.read_until_close()
+
+
+def test_difference_body_of_a_204(raw_pair):
+    """An app that returns a body with a 204: gunicorn writes it after the
+    head, where a keep-alive client would read it as the next response;
+    wsgihost drops it."""
+    raw = b"GET /no-content-with-body HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
+    ref = read_until_close(raw_pair.gunicorn.port, raw)
+    got = read_until_close(raw_pair.wsgihost.port, raw)
+    assert ref.startswith(b"HTTP/1.1 204 ") and ref.endswith(b"\r\n\r\na body a 204 must not have")
+    assert got.startswith(b"HTTP/1.1 204 ") and got.endswith(b"\r\n\r\n")
+    assert b"X-Why: deleted\r\n" in got
+
+
+def test_difference_raw_utf8_in_the_request_target(flask_pair):
+    """RFC 9112 3.2 / RFC 3986: a request target is ASCII (clients
+    percent-encode). gunicorn 20.1 passes raw UTF-8 bytes on; wsgihost's
+    strict parser answers 400."""
+    step = Req("GET", "/query?q=café")
+    ref, got = pair_results(flask_pair, step)
+    assert ref.status == 200 and json.loads(ref.body)["args"] == {"q": ["café"]}
+    assert got.status == 400

@@ -134,6 +134,33 @@ def application(environ, start_response):
             ("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2; Path=/; HttpOnly"),
             ("Expires", "Thu, 01 Jan 1970 00:00:00 GMT"),
         ])
+    # What gunicorn serves and PEP 3333 lets a server refuse (wsgihost serves
+    # it too unless --strict-wsgi).
+    if path == "/hop-connection-close":
+        return text(start_response, b"closing\n", extra=[("Connection", "close")])
+    if path == "/hop-keep-alive":
+        return text(start_response, b"kept\n", extra=[("Connection", "keep-alive"),
+                                                      ("Keep-Alive", "timeout=5")])
+    if path == "/hop-transfer-encoding":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
+        return [b"framed by ", b"the server\n"]
+    if path == "/hop-upgrade":
+        return text(start_response, b"no upgrade\n", extra=[("Upgrade", "h2c")])
+    if path == "/headers-tuple":
+        start_response("200 OK", (("Content-Type", "text/plain"), ("X-Tuple", "yes")))
+        return [b"headers in a tuple\n"]
+    if path == "/header-items-lists":
+        start_response("200 OK", [["Content-Type", "text/plain"], ["X-List", "yes"]])
+        return [b"header items as lists\n"]
+    if path == "/padded-values":
+        start_response("200 OK", [("Content-Type", " text/plain "), ("Content-Length", " 7"),
+                                  ("X-Padded", "\tvalue  ")])
+        return [b"padded\n"]
+    if path == "/no-reason":
+        return text(start_response, b"no reason\n", status="200")
+    if path == "/date-server":
+        return text(start_response, b"own date and server\n", extra=[
+            ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"), ("Server", "myapp/1.0")])
     if path == "/large-head":
         extra = [("X-Big", "b" * 7000), ("Set-Cookie", "big=" + "c" * 4000)]
         extra += [(f"X-Field-{i}", f"value {i}") for i in range(60)]
@@ -150,6 +177,9 @@ def application(environ, start_response):
     if path == "/no-content":
         start_response("204 No Content", [("X-Why", "deleted")])
         return []
+    if path == "/no-content-with-body":
+        start_response("204 No Content", [("X-Why", "deleted")])
+        return [b"a body a 204 must not have"]
     if path == "/not-modified":
         start_response("304 Not Modified", [("ETag", '"v1"'), ("Cache-Control", "max-age=60")])
         return []
