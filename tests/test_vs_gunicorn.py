@@ -877,3 +877,43 @@ def test_difference_raw_utf8_in_the_request_target(flask_pair):
     ref, got = pair_results(flask_pair, step)
     assert ref.status == 200 and json.loads(ref.body)["args"] == {"q": ["café"]}
     assert got.status == 400
+
+
+def head_status(port, raw):
+    with RawConn(port) as c:
+        c.send(raw)
+        head = c.read_head()
+    return int(head.split(b" ", 2)[1])
+
+
+REFUSED = {
+    # RFC 9110 9.1: methods are case-sensitive, an unknown one is a 501.
+    "lower-case method": (b"get /length-given HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    "unregistered method": (b"FOO-BAR /length-given HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    # RFC 9112 3.2: "MUST respond with a 400" without Host, or with two.
+    "no Host": (b"GET /length-given HTTP/1.1\r\n\r\n", 400),
+    "two Host fields": (b"GET /length-given HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    # RFC 9112 5.2: a server rejects obs-fold (or replaces it).
+    "obs-fold": (b"GET /length-given HTTP/1.1\r\nHost: a\r\nX-F: a\r\n b\r\n\r\n", 400),
+    # RFC 9112 3.2: the origin-form target has no fragment.
+    "fragment": (b"GET /length-given#top HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_difference_requests_gunicorn_accepts(raw_pair, case):
+    """Requests that break RFC 9110/9112 in ways gunicorn 20.1 lets through
+    (README "Differences from gunicorn"): wsgihost refuses them, as the RFCs
+    say a server must or may."""
+    raw, ours = REFUSED[case]
+    assert head_status(raw_pair.gunicorn.port, raw) == 200
+    assert head_status(raw_pair.wsgihost.port, raw) == ours
+
+
+def test_difference_field_name_with_underscore(flask_pair):
+    """gunicorn 20.1 maps X_Custom to HTTP_X_CUSTOM, the same key as
+    X-Custom (so a client can pose as a proxy's X-Forwarded-For with
+    X_Forwarded_For); wsgihost drops such fields."""
+    ref, got = pair_results(flask_pair, Req("GET", "/echo-headers", [("X_Custom", "v")]))
+    assert json.loads(ref.body).get("X-Custom") == "v"
+    assert "X-Custom" not in json.loads(got.body)
