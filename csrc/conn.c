@@ -72,6 +72,7 @@ struct conn {
     enum conn_state state;
     bool peer_eof;
     bool write_blocked;     /* last flush hit EAGAIN */
+    bool input_held;        /* parse_input() left requests buffered: output over high water */
     bool fwd_trusted;       /* the peer's X-Forwarded-* are believed */
     bool proxy_partial;     /* a PROXY header began: wait for more (edge-triggered) */
     bool transport_up;      /* the TLS handshake is done: close_notify on the way out */
@@ -203,11 +204,13 @@ set_events(struct conn *c)
              * here until it has finished. */
         } else if (c->write_blocked && outq_pending(&c->out) > 0) {
             ev |= c->write_want ? c->write_want : EPOLLOUT;
-        } else if (outq_pending(&c->out) > 0 || resumable(c)) {
+        } else if (outq_pending(&c->out) > 0 || resumable(c) ||
+                   (c->input_held && c->state == CONN_READING)) {
             /* process_once() stopped after its bounded rounds with output
-             * not flushed yet or the iteration able to go on: the socket
-             * is writable, so EPOLLOUT brings the connection back on the
-             * next loop turn, after the other connections had theirs. */
+             * not flushed yet, the iteration able to go on or pipelined
+             * requests still buffered: the socket is writable, so EPOLLOUT
+             * brings the connection back on the next loop turn, after the
+             * other connections had theirs. */
             ev |= EPOLLOUT;
         }
     }
@@ -459,8 +462,12 @@ bad_request(struct conn *c, int status, const char *why)
 static void
 parse_input(struct conn *c)
 {
+    c->input_held = false;
     while (c->state == CONN_READING) {
         if (outq_pending(&c->out) > HTTP_RESP_HIGH_WATER) {
+            /* Picked up again once the queue drained (process_once(),
+             * set_events()): the socket holds nothing that would wake us. */
+            c->input_held = c->in.len > 0;
             break;
         }
         if (c->in.len == 0) {
@@ -638,11 +645,9 @@ process_once(struct conn *c)
             }
             continue;
         }
-        /* Pipelined requests left waiting behind a complete response that
-         * filled the queue past the mark (a file): their turn, now that
-         * it drained. No event would bring them back: they are read. */
-        if (c->state == CONN_READING && c->in.len > 0 &&
-            outq_pending(&c->out) <= HTTP_RESP_HIGH_WATER) {
+        /* Pipelined requests waited for the queue (a few large or sendfile
+         * responses over the high-water mark) and the flush drained it. */
+        if (c->input_held && outq_pending(&c->out) <= HTTP_RESP_HIGH_WATER) {
             continue;
         }
         break;

@@ -148,7 +148,10 @@ spawn(struct master *m)
             snprintf(title, sizeof(title), "wsgihost: worker [%s]", m->cfg->proc_name);
             proctitle_set(title);
         }
-        int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, true);
+        /* wsgi.multiprocess as gunicorn sets it: several workers configured
+         * (-w 1 is one process at a time; Werkzeug's debugger refuses to run
+         * when this is true). */
+        int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, m->cfg->workers > 1);
         log_flush();
         _exit(rc);
     }

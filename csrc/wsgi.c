@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -348,6 +349,13 @@ static PyTypeObject start_response_type, writer_type, filewrapper_type, errors_t
  * request). Guarded by the GIL: calls begin and end with it held. */
 static struct wsgi_call *spare_call;
 
+/* SCRIPT_NAME from the environment (or -e SCRIPT_NAME=...), as gunicorn
+ * reads it: the app is mounted under this prefix, without a trailing slash;
+ * empty = at the root. Matched against the raw path, as gunicorn does. */
+static char script_name[1024];
+static size_t script_name_len;
+static atomic_bool outside_warned; /* pool threads call wsgi_handle() */
+
 static PyObject *app;          /* the application (strong) */
 static PyObject *base_environ; /* the constant entries */
 static PyObject *errors_obj;   /* wsgi.errors */
@@ -592,6 +600,7 @@ static const struct {
 static bool strict;
 static unsigned warned_hop; /* bit i: hop_by_hop[i] was warned about */
 static bool warned_reason;
+static bool warned_headers_tuple, warned_header_list;
 
 static int
 hop_by_hop_index(const char *n, size_t nlen)
@@ -691,6 +700,24 @@ check_status(PyObject *status, int *code)
 }
 
 /* *clen: the first Content-Length value seen in this list (borrowed). */
+/* RFC 9110 5.5: a field value has no leading or trailing whitespace. The
+ * app's is cut off (gunicorn strips it too), so " 12 " is Content-Length 12. */
+static const unsigned char *
+trimmed_value(PyObject *value, size_t *len)
+{
+    const unsigned char *v = PyUnicode_1BYTE_DATA(value);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(value);
+    while (n > 0 && (v[0] == ' ' || v[0] == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+        n--;
+    }
+    *len = n;
+    return v;
+}
+
 static int
 check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
 {
@@ -738,14 +765,17 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
     }
     if (nlen == 14 && strncasecmp((const char *)n, "content-length", 14) == 0) {
         int64_t ignored;
-        if (!http_parse_content_length((const char *)v, (size_t)vlen, &ignored)) {
+        size_t tlen, plen;
+        const unsigned char *t = trimmed_value(value, &tlen);
+        if (!http_parse_content_length((const char *)t, tlen, &ignored)) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() Content-Length must be a non-negative integer, "
                          "got %R",
                          value);
             return -1;
         }
-        if (*clen && PyUnicode_Compare(*clen, value) != 0) {
+        const unsigned char *prev = *clen ? trimmed_value(*clen, &plen) : NULL;
+        if (prev && (plen != tlen || memcmp(prev, t, tlen) != 0)) {
             PyErr_Format(PyExc_ValueError,
                          "start_response() conflicting Content-Length headers %R and %R", *clen,
                          value);
@@ -769,6 +799,67 @@ check_header(PyObject *item, Py_ssize_t idx, PyObject **clen)
 
 /* PEP 3333: with exc_info after the head went out, "start_response must
  * raise an error, and should re-raise using the exc_info tuple". */
+static bool
+has_list_item(PyObject *headers)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        if (PyList_Check(PyList_GET_ITEM(headers, i))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* gunicorn reads the headers as `for name, value in headers`, so a tuple of
+ * pairs, or [name, value] lists as pairs, are served. PEP 3333 asks for a
+ * list of tuples: accepted (said once each) unless --strict-wsgi. Returns a
+ * new list of the pairs as tuples (new reference; the app's own list is not
+ * changed), or NULL with an exception. */
+static PyObject *
+lenient_headers(PyObject *headers)
+{
+    if (!PyList_Check(headers)) {
+        if (strict || !PyTuple_Check(headers)) {
+            PyErr_Format(PyExc_TypeError,
+                         "start_response() headers must be a list of (name, value) tuples, "
+                         "not %.100s",
+                         Py_TYPE(headers)->tp_name);
+            return NULL;
+        }
+        if (!warned_headers_tuple) {
+            warned_headers_tuple = true;
+            log_warning("the app's start_response() headers are a tuple, not a list (PEP 3333): "
+                        "served (gunicorn serves them too; --strict-wsgi refuses them; this is "
+                        "said once)");
+        }
+    }
+    PyObject *list = PySequence_List(headers);
+    if (!list) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyList_Check(item) || strict) {
+            continue; /* check_header() says what is wrong with it, if anything */
+        }
+        if (!warned_header_list) {
+            warned_header_list = true;
+            log_warning("the app's start_response() headers[%zd] is a list, not a (name, value) "
+                        "tuple (PEP 3333): served (gunicorn serves it too; --strict-wsgi refuses "
+                        "it; this is said once)",
+                        i);
+        }
+        PyObject *t = PyList_AsTuple(item);
+        if (!t) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t); /* steals t */
+        Py_DECREF(item);
+    }
+    return list;
+}
+
 static PyObject *
 reraise(PyObject *exc_info)
 {
@@ -854,19 +945,22 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
     if (check_status(status, &code) < 0) {
         return NULL;
     }
-    if (!PyList_Check(headers)) {
-        PyErr_Format(PyExc_TypeError,
-                     "start_response() headers must be a list of (name, value) tuples, not %.100s",
-                     Py_TYPE(headers)->tp_name);
-        return NULL;
+    PyObject *owned = NULL; /* the headers as a list of tuples, when the app's were not */
+    if (!PyList_Check(headers) || (!strict && has_list_item(headers))) {
+        owned = lenient_headers(headers);
+        if (!owned) {
+            return NULL;
+        }
+        headers = owned;
     }
+    PyObject *result = NULL;
     Py_ssize_t n = PyList_GET_SIZE(headers);
     PyObject *clen = NULL; /* borrowed */
     bool any_hop = false;
     for (Py_ssize_t i = 0; i < n; i++) {
         int rc = check_header(PyList_GET_ITEM(headers, i), i, &clen);
         if (rc < 0) {
-            return NULL;
+            goto out;
         }
         any_hop |= rc > 0;
     }
@@ -922,17 +1016,20 @@ start_response_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
                 continue;
             }
         }
+        size_t vlen;
+        const unsigned char *v = trimmed_value(value, &vlen);
         if (http_resp_add_header(resp, (const char *)PyUnicode_1BYTE_DATA(name),
-                                 (size_t)PyUnicode_GET_LENGTH(name),
-                                 (const char *)PyUnicode_1BYTE_DATA(value),
-                                 (size_t)PyUnicode_GET_LENGTH(value)) < 0) {
+                                 (size_t)PyUnicode_GET_LENGTH(name), (const char *)v, vlen) < 0) {
             /* Only a bad Content-Length, which the checks above exclude. */
             PyErr_Format(PyExc_ValueError, "start_response() header '%U' was refused", name);
-            return NULL;
+            goto out;
         }
     }
     call->started = true;
-    return Py_NewRef((PyObject *)call->writer);
+    result = Py_NewRef((PyObject *)call->writer);
+out:
+    Py_XDECREF(owned);
+    return result;
 }
 
 static void
@@ -1228,8 +1325,12 @@ set_header(PyObject *env, PyObject *key, PyObject *val)
     if (PyDict_GET_SIZE(env) != before) {
         return 0; /* it was new */
     }
+    /* Repeated fields are joined with a bare comma, as gunicorn, Werkzeug and
+     * wsgiref join them (an app sees the same string under each). Cookie is
+     * the exception: "; " keeps every cookie parseable (RFC 6265 5.4), where
+     * a comma would glue the second cookie into the first one's value. */
     const char *fmt =
-        PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? "%U; %U" : "%U, %U";
+        PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? "%U; %U" : "%U,%U";
     PyObject *joined = PyUnicode_FromFormat(fmt, cur, val);
     return set_steal(env, key, joined);
 }
@@ -1317,8 +1418,10 @@ build_environ(struct wsgi_call *call)
     }
     bool https = meta && meta->url_scheme && strcmp(meta->url_scheme, "https") == 0;
     PyObject *uri;
+    /* wsgi_handle() answered the paths outside SCRIPT_NAME already. */
+    size_t skip = script_name_len;
     if (set_steal(env, k_request_method, method_str(req->method, req->method_len)) < 0 ||
-        set_steal(env, k_path_info, path_info(req->path, req->path_len)) < 0 ||
+        set_steal(env, k_path_info, path_info(req->path + skip, req->path_len - skip)) < 0 ||
         set_steal(env, k_query_string, cached_latin1(&query_cache, req->query, req->query_len)) <
             0) {
         goto fail;
@@ -1798,11 +1901,32 @@ wsgi_last_span(void)
     return last_span;
 }
 
+/* The path is SCRIPT_NAME itself or below it ("/app", "/app/x"; not "/apple"). */
+static bool
+under_script_name(const struct http_req *req)
+{
+    return req->path_len >= script_name_len &&
+           memcmp(req->path, script_name, script_name_len) == 0 &&
+           (req->path_len == script_name_len || req->path[script_name_len] == '/');
+}
+
 enum wsgi_rc
 wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call **out)
 {
     enum wsgi_rc rc;
     *out = NULL;
+    if (script_name_len && !under_script_name(req)) {
+        /* gunicorn 20.1 answers 500 here (or cuts the prefix out of the
+         * middle of the path); there is no app under that path. */
+        if (!atomic_exchange(&outside_warned, true)) {
+            int tlen = req->target_len > 200 ? 200 : (int)req->target_len;
+            log_warning("%.*s is outside SCRIPT_NAME '%s': 404 (said once)", tlen, req->target,
+                        script_name);
+        }
+        last_span = 0;
+        http_resp_simple(resp, 404, "Not Found (outside SCRIPT_NAME)\n");
+        return WSGI_DONE;
+    }
     pyrt_enter();
     double t0 = now_mono();
     struct wsgi_call *call = spare_call;
@@ -1898,6 +2022,9 @@ build_base_environ(const struct wsgi_server_info *info)
     PyObject *version = Py_BuildValue("(ii)", 1, 0);
     errors_obj = PyObject_New(PyObject, &errors_type);
     PyObject *software = PyUnicode_FromString("wsgihost/" WSGIHOST_VERSION);
+    PyObject *sn = script_name_len
+                       ? PyUnicode_DecodeLatin1(script_name, (Py_ssize_t)script_name_len, NULL)
+                       : Py_NewRef(v_empty);
     if (set_steal(env, k_wsgi_version, version) < 0 ||
         set_steal(env, k_server_software, software) < 0 || !errors_obj ||
         PyDict_SetItem(env, k_wsgi_errors, errors_obj) < 0 ||
@@ -1906,7 +2033,7 @@ build_base_environ(const struct wsgi_server_info *info)
         PyDict_SetItem(env, k_wsgi_run_once, info->run_once ? Py_True : Py_False) < 0 ||
         PyDict_SetItem(env, k_wsgi_file_wrapper, (PyObject *)&filewrapper_type) < 0 ||
         PyDict_SetItem(env, k_wsgi_input_terminated, Py_True) < 0 ||
-        PyDict_SetItem(env, k_script_name, v_empty) < 0) {
+        set_steal(env, k_script_name, sn) < 0) {
         return -1;
     }
     /* Placeholders for the keys build_environ() always sets: replacing a
@@ -1947,10 +2074,41 @@ build_base_environ(const struct wsgi_server_info *info)
     return 0;
 }
 
+/* SCRIPT_NAME from the environment: "" or "/" = none; a trailing slash is
+ * dropped ("/app/" mounts at "/app"). Returns -1 (logged) if unusable. */
+static int
+read_script_name(void)
+{
+    const char *v = getenv("SCRIPT_NAME");
+    size_t n = v ? strlen(v) : 0;
+    while (n > 0 && v[n - 1] == '/') {
+        n--;
+    }
+    script_name_len = 0;
+    atomic_store(&outside_warned, false);
+    if (n == 0) {
+        return 0;
+    }
+    if (v[0] != '/' || n >= sizeof script_name || memchr(v, '?', n) || memchr(v, '#', n)) {
+        log_error("SCRIPT_NAME '%.200s' from the environment: expected a path such as /app "
+                  "(starting with '/', no '?' or '#', under %zu bytes)",
+                  v, sizeof script_name);
+        return -1;
+    }
+    memcpy(script_name, v, n);
+    script_name[n] = '\0';
+    script_name_len = n;
+    log_info("SCRIPT_NAME '%s' (from the environment): the app is served under it", script_name);
+    return 0;
+}
+
 int
 wsgi_init(const struct wsgi_server_info *info)
 {
     strict = info->strict;
+    if (read_script_name() < 0) {
+        return -1;
+    }
     pyrt_enter();
     if (!pyrt_app()) {
         log_critical("wsgi_init: no application loaded");

@@ -1,7 +1,8 @@
-"""What a gunicorn app must not lose: hop-by-hop headers the app sets itself
-and a status without a reason phrase are served (with a warning once) as
-gunicorn serves them; --strict-wsgi refuses them (a 500, the app's
-ValueError), as PEP 3333 allows."""
+"""What a gunicorn app must not lose: hop-by-hop headers the app sets itself,
+a status without a reason phrase and headers given as a tuple or as lists
+are served (with a warning once) as gunicorn serves them; --strict-wsgi
+refuses them (a 500, the app's ValueError or TypeError), as PEP 3333
+allows."""
 
 import pytest
 
@@ -69,8 +70,24 @@ def test_status_without_reason_gets_the_standard_phrase(lenient, path, line):
     assert "has no reason phrase" in lenient.log()
 
 
+@pytest.mark.parametrize("path,what", [("/headers-tuple", "headers are a tuple, not a list"),
+                                       ("/header-items-lists",
+                                        "headers[0] is a list, not a (name, value) tuple")])
+def test_headers_as_tuple_or_lists_are_served(lenient, path, what):
+    """gunicorn reads the headers as `for name, value in headers`; PEP 3333
+    wants a list of tuples. Served, with a warning once."""
+    for _ in range(2):
+        with RawConn(lenient.port) as c:
+            c.send(build_request("GET", path))
+            r = c.read_response()
+            assert r.status == 200 and r.body == f"body of {path}".encode(), r
+            assert r.header("X-Kept") == "yes" and r.header("Content-Type") == "text/plain"
+    assert lenient.log().count(what) == 1
+
+
 @pytest.mark.parametrize("path", ["/connection-close", "/connection-keep-alive",
-                                  "/transfer-encoding", "/upgrade", "/no-reason"])
+                                  "/transfer-encoding", "/upgrade", "/no-reason",
+                                  "/headers-tuple", "/header-items-lists"])
 def test_strict_refuses(strict, path):
     with RawConn(strict.port) as c:
         c.send(build_request("GET", path))

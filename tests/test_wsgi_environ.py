@@ -1,9 +1,12 @@
 """The WSGI environ (PEP 3333 / CGI): keys, native-string values, header
 mapping and the wsgi.* members."""
 
+import os
+
 import pytest
 
-from support import RawConn, build_request
+from support import (APPS, SERVER_ENV_VARS, RawConn, build_request, free_port,
+                     run_binary)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +44,7 @@ def test_basic_keys(env_server):
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["REMOTE_PORT"] == str(client_port)
     assert env["HTTP_HOST"] == f"127.0.0.1:{port}"
-    assert env["HTTP_X_MULTI"] == "a, b"
+    assert env["HTTP_X_MULTI"] == "a,b"  # as gunicorn joins them
     assert env["HTTP_X_LOWER_CASE"] == "v"
     assert env["HTTP_USER_AGENT"] == "pytest"
 
@@ -52,6 +55,14 @@ def test_cgi_values_are_native_strings(env_server):
     for key, value in j["environ"].items():
         if key.isupper() or key.startswith("HTTP_"):
             assert isinstance(value, str), (key, value)
+
+
+@pytest.mark.parametrize("workers,expected", [("1", False), ("2", True)])
+def test_multiprocess_is_true_only_with_several_workers(server_factory, workers, expected):
+    """As gunicorn sets it: -w 1 runs the app in one process at a time."""
+    srv = server_factory("environ_dump:application", "-w", workers)
+    j, _ = dump(srv, build_request("GET", "/"))
+    assert j["environ"]["wsgi.multiprocess"] is expected
 
 
 def test_wsgi_members(env_server):
@@ -202,4 +213,46 @@ def test_repeated_cookie_headers_join_with_semicolon(env_server):
                                                        ("X-Multi", "x"), ("X-Multi", "y")]))
     env = j["environ"]
     assert env["HTTP_COOKIE"] == "a=1; b=2"
-    assert env["HTTP_X_MULTI"] == "x, y"
+    assert env["HTTP_X_MULTI"] == "x,y"
+
+
+@pytest.fixture(scope="module")
+def prefixed_server(module_server_factory):
+    # A trailing slash is dropped: mounted at /app.
+    return module_server_factory("environ_dump:application", env={"SCRIPT_NAME": "/app/"})
+
+
+@pytest.mark.parametrize("target,script,path", [
+    ("/app/x/y?q=1", "/app", "/x/y"),
+    ("/app", "/app", ""),
+    ("/app/", "/app", "/"),
+    ("/app/caf%C3%A9", "/app", "/caf\u00c3\u00a9"),
+])
+def test_script_name_from_the_environment(prefixed_server, target, script, path):
+    """SCRIPT_NAME in the server's environment (or -e SCRIPT_NAME=...) mounts
+    the app under it, as gunicorn does: PATH_INFO is the rest of the path."""
+    j, _ = dump(prefixed_server, build_request("GET", target))
+    env = j["environ"]
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script, path)
+    assert env["RAW_URI"] == target
+
+
+@pytest.mark.parametrize("target", ["/", "/apple", "/x/app/y", "/%61pp/x"])
+def test_path_outside_script_name_is_404(prefixed_server, target):
+    with RawConn(prefixed_server.port) as c:
+        c.send(build_request("GET", target))
+        r = c.read_response()
+        assert (r.status, r.body) == (404, b"Not Found (outside SCRIPT_NAME)\n"), r
+        c.send(build_request("GET", "/app/next"))  # the connection goes on
+        assert c.read_response().json()["environ"]["PATH_INFO"] == "/next"
+    assert prefixed_server.log().count("is outside SCRIPT_NAME '/app': 404") == 1
+
+
+@pytest.mark.parametrize("value", ["app", "/app?x=1", "/" + "a" * 2000])
+def test_bad_script_name_stops_start_up(value):
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_VARS}
+    env["SCRIPT_NAME"] = value
+    r = run_binary(["-b", f"127.0.0.1:{free_port()}", "--pythonpath", str(APPS),
+                    "environ_dump:application"], env=env)
+    assert r.returncode != 0
+    assert "expected a path such as /app" in r.stderr, r.stderr

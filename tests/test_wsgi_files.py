@@ -54,6 +54,22 @@ def test_file_wrapper_pipelined_past_the_high_water_mark(file_server, tmp_path):
             assert r.status == 200 and r.body == big.read_bytes()
 
 
+def test_pipelined_requests_after_responses_over_the_high_water_mark(file_server, data_file):
+    """Two pipelined 300 kB file responses put the queue over its high-water
+    mark, so the third request waits in the input buffer; a flush that
+    drains the queue at once (sendfile on loopback) must bring it back. It
+    used to stay there, unanswered, until the client gave up (found by
+    tests/test_vs_gunicorn.py)."""
+    data = data_file.read_bytes()
+    with RawConn(file_server.port) as c:
+        c.send(build_request("GET", f"/file?path={data_file}") * 3
+               + build_request("GET", f"/file?path={data_file}&offset=299990"))
+        for _ in range(3):
+            r = c.read_response()
+            assert r.status == 200 and r.body == data
+        assert c.read_response().body == data[299990:]
+
+
 def test_file_wrapper_from_offset(file_server, data_file):
     r, c = get(file_server, f"/file?path={data_file}&offset=1000")
     c.close()

@@ -112,6 +112,14 @@ def test_app_server_and_date_not_duplicated(headers_server):
     assert len(r.header_all("Date")) == 1, r
 
 
+def test_whitespace_around_header_values_is_cut(headers_server):
+    """As gunicorn does (RFC 9110 5.5): ' 6 ' is Content-Length 6, not a 500."""
+    r = get(headers_server, "/padded")
+    assert r.status == 200 and r.body == b"padded", r
+    assert b"Content-Length: 6\r\n" in r.raw_head and b"X-Padded: a  b\r\n" in r.raw_head
+    assert b"Content-Type: text/plain\r\n" in r.raw_head
+
+
 def test_single_item_list_gets_content_length(headers_server):
     r = get(headers_server, "/single")
     assert r.header("Content-Length") == str(len(b"single item body"))

@@ -1,6 +1,6 @@
 """What apps served by gunicorn do that PEP 3333 lets a server refuse:
-hop-by-hop headers of their own, a status without a reason phrase
-(tests/test_gunicorn_compat.py)."""
+hop-by-hop headers of their own, a status without a reason phrase, headers
+as a tuple or as [name, value] lists (tests/test_gunicorn_compat.py)."""
 
 
 def application(environ, start_response):
@@ -22,6 +22,12 @@ def application(environ, start_response):
         start_response("200", [("Content-Type", "text/plain")] + length)
     elif path == "/no-reason-404":
         start_response("404", length)
+    elif path == "/headers-tuple":
+        start_response("200 OK", (("Content-Type", "text/plain"), ("X-Kept", "yes")) +
+                       tuple(length))
+    elif path == "/header-items-lists":
+        start_response("200 OK", [["Content-Type", "text/plain"], ["X-Kept", "yes"]] +
+                       [list(h) for h in length])
     else:
         start_response("200 OK", length)
     return [body]

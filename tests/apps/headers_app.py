@@ -20,6 +20,11 @@ def application(environ, start_response):
                                   ("Server", "custom-server/1.0"),
                                   ("Date", "Thu, 01 Jan 1970 00:00:00 GMT")])
         return [b"own"]
+    if path == "/padded":
+        # Whitespace around values is not part of them (RFC 9110 5.5).
+        start_response("200 OK", [("Content-Type", " text/plain\t"), ("Content-Length", " 6 "),
+                                  ("X-Padded", "\t a  b ")])
+        return [b"padded"]
     if path == "/204":
         start_response("204 No Content", [])
         return [b"body that must not be sent"]

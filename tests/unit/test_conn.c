@@ -2,8 +2,9 @@
  * socketpair, driven by the real loop (loop.c) and parser (http.c), answered
  * by fake handlers through handler.h: DONE, pipelining, PAUSED/proceed,
  * LATER/finished, stop while LATER (the connection waits for the handler
- * to let go), DECLINED along the chain, no handler (404), and the
- * keep-alive deadline as a loop timer. Prints "N passed, M failed" and
+ * to let go), DECLINED along the chain, no handler (404), the
+ * keep-alive deadline as a loop timer, and pipelined requests held back by
+ * a queue over its high-water mark. Prints "N passed, M failed" and
  * exits non-zero on any failure. */
 #include "../../csrc/conn.c"
 
@@ -17,7 +18,9 @@
 
 /* ---- fake handlers ---- */
 
-enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE, PROBE, BIG };
+enum mode { ANSWER, PAUSE_ONCE, LATER_ONCE, DECLINE, PROBE, BIG, HALF };
+
+#define BIG_BODY (300 * 1024) /* two of them are over HTTP_RESP_HIGH_WATER */
 
 /* PROBE: before answering, count how many of the two probe clients can
  * read a response already; then busy_ms of work. */
@@ -74,6 +77,14 @@ fake_handle(struct handler *hh, struct handler_ctx *x)
         http_resp_set_status(x->resp, 200, "200 OK", 6);
         http_resp_send_head(x->resp, (int64_t)sizeof(big));
         http_resp_write(x->resp, big, sizeof(big));
+        return http_resp_finish(x->resp) ? HANDLER_DONE : HANDLER_CLOSE;
+    }
+    case HALF: {
+        static char big[BIG_BODY];
+        memset(big, 'x', sizeof big);
+        http_resp_set_status(x->resp, 200, "200 OK", 6);
+        http_resp_send_head(x->resp, (int64_t)sizeof big);
+        http_resp_write(x->resp, big, sizeof big);
         return http_resp_finish(x->resp) ? HANDLER_DONE : HANDLER_CLOSE;
     }
     case ANSWER:
@@ -455,6 +466,107 @@ test_gone_after_phase(struct loop *loop)
     close(sv[1]);
 }
 
+/* A transport that takes every write whole (as loopback TCP often does
+ * with a reader at the other end), so one flush drains the queue: counts
+ * the response heads it is given, reads from the socketpair. */
+struct sink {
+    int fd;
+    size_t heads;
+    size_t bytes;
+};
+
+static ssize_t
+sink_read(void *t, void *buf, size_t n, uint32_t *want)
+{
+    struct sink *k = t;
+    ssize_t r = read(k->fd, buf, n);
+    if (r < 0 && errno == EAGAIN) {
+        *want = EPOLLIN;
+        return IO_AGAIN;
+    }
+    return r;
+}
+
+static ssize_t
+sink_writev(void *t, const struct iovec *iov, int n, uint32_t *want)
+{
+    struct sink *k = t;
+    (void)want;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const char *p = iov[i].iov_base;
+        for (size_t j = 0; j + 9 <= iov[i].iov_len; j++) {
+            k->heads += memcmp(p + j, "HTTP/1.1 ", 9) == 0;
+        }
+        total += iov[i].iov_len;
+    }
+    k->bytes += total;
+    return (ssize_t)total;
+}
+
+static ssize_t
+sink_sendfile(void *t, int fd, off_t *off, size_t n, uint32_t *want)
+{
+    (void)t, (void)fd, (void)off, (void)n, (void)want;
+    return -1;
+}
+
+static bool
+sink_pending(void *t)
+{
+    (void)t;
+    return false;
+}
+
+static void
+sink_nothing(void *t)
+{
+    (void)t;
+}
+
+static const char *
+sink_error(void *t)
+{
+    (void)t;
+    return "";
+}
+
+static const struct io_ops sink_ops = {.read = sink_read, .writev = sink_writev,
+                                       .sendfile = sink_sendfile, .pending = sink_pending,
+                                       .shutdown = sink_nothing, .error = sink_error,
+                                       .free = sink_nothing};
+
+/* Three pipelined requests whose first two responses put the queue over
+ * the high-water mark: the third waits in the input buffer, and must be
+ * answered once a flush drained the queue (it stayed there, unanswered,
+ * when the flush emptied the queue in one go: nothing armed would wake the
+ * connection). */
+static void
+test_pipelined_past_high_water(struct loop *loop)
+{
+    struct fake f;
+    fake_init(&f, HALF);
+    struct conn_server s = server(loop, &f.h);
+    current = &s;
+    n_done = 0;
+    int fd = connect_pair(&s);
+    struct sink k = {.fd = s.conns->fd};
+    s.conns->io = &sink_ops;
+    s.conns->io_ctx = &k;
+    char three[256];
+    snprintf(three, sizeof(three), "%s%s%s", GET_A, GET_A, GET_B);
+    send_all(fd, three);
+    char buf[256];
+    pump(loop, fd, buf, sizeof(buf), 100, NULL);
+    CHECK(f.handled == 3 && n_done == 3);
+    CHECK(k.heads == 3);
+    CHECK(s.conns->in.len == 0);
+    s.conns->io = NULL; /* the sink is on this stack */
+    conn_server_abort(&s);
+    conn_server_free_closed(&s);
+    close(fd);
+}
+
 /* One round: both clients send a request, one loop turn answers both;
  * returns how many responses the second handler call found written. */
 static int
@@ -534,6 +646,7 @@ main(void)
         test_chain(loop);
         test_keepalive_timer(loop);
         test_gone_after_phase(loop);
+        test_pipelined_past_high_water(loop);
         current = NULL;
     }
     loop_free(loop);
