@@ -522,10 +522,10 @@ watch_sources(const struct config *cfg, struct reload_watch *rw)
 /* Leaving: worker_exit (and, in a single process, on_exit), then Python
  * (not after a failed boot: the process ends at once, as before). */
 static void
-leave_python(bool multiprocess, bool finalize)
+leave_python(bool single, bool finalize)
 {
     wsgi_hooks_worker_exit();
-    if (!multiprocess) {
+    if (single) {
         wsgi_hooks_server(HOOK_ON_EXIT);
     }
     if (finalize) {
@@ -538,14 +538,17 @@ int
 worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
              bool multiprocess)
 {
+    /* A worker of a master has a slot; wsgi.multiprocess is a separate
+     * fact (-w 1 is a worker, one process at a time). */
+    bool single = slot == NULL;
     struct reload_watch *rw = NULL;
     if (!cfg->preload && pyrt_init(cfg) != 0) {
         return WORKER_BOOT_FAILED;
     }
     /* The config file's hooks: post_fork(server, worker) once Python is
      * up, before the app is imported (as in gunicorn). */
-    if (wsgi_hooks_worker_start(cfg, !multiprocess) != 0) {
-        leave_python(multiprocess, false);
+    if (wsgi_hooks_worker_start(cfg, single) != 0) {
+        leave_python(single, false);
         return WORKER_BOOT_FAILED;
     }
     if (!cfg->preload) {
@@ -556,7 +559,7 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         }
         if (pyrt_load_app(cfg->app_spec) != 0) {
             if (rw == NULL) {
-                leave_python(multiprocess, false);
+                leave_python(single, false);
                 return WORKER_BOOT_FAILED;
             }
             if (pyrt_use_fail_app() == 0) {
@@ -565,14 +568,14 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
             } else {
                 wait_for_change(rw);
                 reload_watch_free(rw);
-                leave_python(multiprocess, true);
+                leave_python(single, true);
                 return 0;
             }
         }
     }
     if (wsgi_hooks_post_worker_init() != 0) {
         reload_watch_free(rw);
-        leave_python(multiprocess, false);
+        leave_python(single, false);
         return WORKER_BOOT_FAILED;
     }
     if (cfg->reload) {
@@ -586,12 +589,12 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
     };
     if (wsgi_init(&info) != 0) {
         reload_watch_free(rw);
-        leave_python(multiprocess, true);
+        leave_python(single, true);
         return WORKER_BOOT_FAILED;
     }
     int rc = worker_run(cfg, ls, n_ls, slot, rw);
     reload_watch_free(rw);
     wsgi_fini();
-    leave_python(multiprocess, true);
+    leave_python(single, true);
     return rc;
 }

@@ -10,6 +10,7 @@
 
 /* A worker's whole life: start Python and load the app (unless the master
  * preloaded it), serve until TERM/INT (graceful) or QUIT (quick), finalize.
+ * slot is NULL in single-process mode; multiprocess is wsgi.multiprocess.
  * Returns the exit code: 0, or WORKER_BOOT_FAILED when the app did not load. */
 #define WORKER_BOOT_FAILED 3
 int worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls,
