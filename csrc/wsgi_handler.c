@@ -293,6 +293,9 @@ wsgi_handler_new(struct loop *loop, const struct config *cfg, struct scoreboard_
             free(h);
             return NULL;
         }
+        if (slot != NULL) {
+            pool_count_waiting(h->pool, &slot->metrics.pool_queued);
+        }
     }
     return &h->base;
 }
