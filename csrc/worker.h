@@ -10,9 +10,11 @@
 
 /* A worker's whole life: start Python and load the app (unless the master
  * preloaded it), serve until TERM/INT (graceful) or QUIT (quick), finalize.
- * Returns the exit code: 0, or WORKER_BOOT_FAILED when the app did not load. */
+ * Returns the exit code: 0, or WORKER_BOOT_FAILED when the app did not load.
+ * metrics: the --metrics-bind socket to serve in single-process mode (the
+ * master serves it with -w), else NULL. */
 #define WORKER_BOOT_FAILED 3
 int worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls,
-                 struct scoreboard_slot *slot, bool multiprocess);
+                 struct scoreboard_slot *slot, bool multiprocess, struct listener *metrics);
 
 #endif
