@@ -112,6 +112,8 @@ class Server:
 
     binds: list of bind specs; "{port}" is replaced by a free port. The first
     TCP or unix bind is used for the readiness check and as .port.
+    "{mport}" in args is replaced by another free port (.mport), chosen
+    again on each start attempt (--metrics-bind 127.0.0.1:{mport}).
     """
 
     def __init__(self, app, args=(), *, workdir, env=None, cwd=None, pythonpath=True,
@@ -145,7 +147,7 @@ class Server:
             cmd += ["-b", b]
         if self.pythonpath:
             cmd += ["--pythonpath", str(APPS)]
-        cmd += self.args
+        cmd += [a.replace("{mport}", str(self.mport)) for a in self.args]
         cmd.append(self.app)
         return cmd
 
@@ -153,6 +155,7 @@ class Server:
         for attempt in range(3):
             self.port = free_port()
             self.port2 = free_port()
+            self.mport = free_port()
             self.binds = [b.replace("{port}", str(self.port)).replace("{port2}", str(self.port2))
                           for b in self.bind_templates]
             self.unix_path = None
