@@ -250,7 +250,8 @@ render_workers(struct buf *b, const struct prom_view *v)
             (long long)(age / 1000), (long long)(age % 1000));
     }
     per_worker(b, v, "wsgihost_worker_requests_total", "counter",
-               "Requests served by the workers of this slot (restarted ones included).",
+               "Requests the app answered in this slot, its restarted workers included (the "
+               "server's own 4xx for bad requests are only in wsgihost_requests_total).",
                w_requests);
     per_worker(b, v, "wsgihost_worker_restarts_total", "counter",
                "Workers started in this slot after its first.", w_restarts);

@@ -448,7 +448,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     if (rw != NULL && loop_watch(w.loop, &w.reloadwatch, reload_fd(rw), EPOLLIN, on_reload) != 0) {
         return 1;
     }
-    w.wsgi = wsgi_handler_new(w.loop, cfg, slot);
+    w.wsgi = wsgi_handler_new(w.loop, cfg, slot, multiprocess);
     if (w.wsgi == NULL) {
         return 1;
     }
