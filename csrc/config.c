@@ -897,10 +897,12 @@ apply_option(struct config *c, int opt, const char *arg)
         if ((b = bind_normalize(what, arg)) == NULL) {
             return -1;
         }
-        /* No default port here: the app's (8000) would be taken. */
-        const char *hp = strncmp(arg, "tcp://", 6) == 0 ? arg + 6 : arg;
-        const char *bracket = strrchr(hp, ']');
-        if (strncmp(arg, "unix:", 5) != 0 && strchr(bracket ? bracket : hp, ':') == NULL) {
+        /* No default port here: the app's (8000) would be taken. The
+         * port's colon is the last one, after any ']' and not tcp://'s. */
+        const char *colon = strrchr(arg, ':');
+        const char *bracket = strrchr(arg, ']');
+        bool port = colon != NULL && colon[1] != '/' && (bracket == NULL || colon > bracket);
+        if (strncmp(arg, "unix:", 5) != 0 && !port) {
             return usage_error("%s: '%s': give the port too (%s:PORT)", what, arg,
                                bracket ? "[IPv6]" : "HOST");
         }
