@@ -134,6 +134,7 @@ class Server:
         self.bind_templates = binds or ["127.0.0.1:{port}"]
         self.proc = None
         self.port = None
+        self.mport = None
         self.unix_path = None
         self.returncode = None
         self.stdout_path = self.workdir / "stdout.log"
@@ -147,7 +148,7 @@ class Server:
             cmd += ["-b", b]
         if self.pythonpath:
             cmd += ["--pythonpath", str(APPS)]
-        cmd += [a.replace("{mport}", str(self.mport)) for a in self.args]
+        cmd += [a.replace("{mport}", str(self.mport)) if self.mport else a for a in self.args]
         cmd.append(self.app)
         return cmd
 
