@@ -160,6 +160,7 @@ class Setup:
     """One way of serving an app.
 
     argv: the backend command; {host} {port} {bind} {app} {pythonpath} {root}
+    {mport} (another free port, for --metrics-bind)
           are filled in. Runs with the source root as working directory.
     needs: tools (keys of TOOLS, or "wsgihost").
     options: wsgihost options that must appear in `wsgihost --help`.
@@ -245,6 +246,12 @@ SETUPS = {s.key: s for s in [
     _s("wsgihost-w2", "wsgihost -w 2", _wsgihost("-w", "2"), options=["--workers"]),
     _s("wsgihost-w2-nc", "wsgihost -w 2, writes not coalesced", _wsgihost("-w", "2"),
        options=["--workers"], env={"WSGIHOST_NO_COALESCE": "1"}),
+    # The same with /metrics served (the counters kept on every request).
+    _s("wsgihost-m", "wsgihost --metrics-bind", _wsgihost("--metrics-bind", "{host}:{mport}"),
+       options=["--metrics-bind"]),
+    _s("wsgihost-w2-m", "wsgihost -w 2 --metrics-bind",
+       _wsgihost("-w", "2", "--metrics-bind", "{host}:{mport}"),
+       options=["--workers", "--metrics-bind"]),
     _s("wsgihost-w4", "wsgihost -w 4", _wsgihost("-w", "4"), options=["--workers"]),
     _s("wsgihost-w2t8", "wsgihost -w 2 --threads 8", _wsgihost("-w", "2", "--threads", "8"),
        options=["--workers", "--threads"]),
@@ -490,7 +497,7 @@ def start_setup(setup, app, workdir):
     subst = {
         "host": LOOPBACK, "port": str(backend_port), "bind": f"{LOOPBACK}:{backend_port}",
         "app": app.spec, "pythonpath": str(app.pythonpath), "root": str(ROOT),
-        "python": PYTHON,
+        "python": PYTHON, "mport": str(free_port()),
     }
     for tool in ("wsgihost", "gunicorn", "uwsgi"):
         if tool in setup.needs:

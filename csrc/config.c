@@ -110,6 +110,7 @@ enum {
     OPT_STATIC_CACHE_CONTROL,
     OPT_STATIC_IMMUTABLE,
     OPT_CAPTURE_OUTPUT,
+    OPT_METRICS_BIND,
 };
 
 /* The canonical names come first: opt_name() reports the first entry with a
@@ -170,6 +171,7 @@ static const struct option long_options[] = {
     {"static-immutable", required_argument, NULL, OPT_STATIC_IMMUTABLE},
     {"name", required_argument, NULL, 'n'},
     {"capture-output", no_argument, NULL, OPT_CAPTURE_OUTPUT},
+    {"metrics-bind", required_argument, NULL, OPT_METRICS_BIND},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -367,10 +369,10 @@ host_char_ok(char ch)
 }
 
 static int
-check_port(const char *bind, const char *port)
+check_port(const char *what, const char *bind, const char *port)
 {
     if (!all_digits(port) || strlen(port) > 5 || strtoul(port, NULL, 10) > 65535) {
-        return usage_error("--bind: '%s': '%s' is not a port number (0-65535)", bind, port);
+        return usage_error("%s: '%s': '%s' is not a port number (0-65535)", what, bind, port);
     }
     return 0;
 }
@@ -394,7 +396,7 @@ join3(const char *a, const char *b, size_t b_len, const char *c)
  * "unix://" prefixes are dropped. Returns the string (the argument itself when
  * already canonical) or NULL after the error message. */
 static const char *
-bind_normalize(const char *s)
+bind_normalize(const char *what, const char *s)
 {
     const char *p, *colon;
 
@@ -404,18 +406,18 @@ bind_normalize(const char *s)
             p += 2;
         }
         if (*p == '\0') {
-            usage_error("--bind: '%s': empty unix socket path", s);
+            usage_error("%s: '%s': empty unix socket path", what, s);
             return NULL;
         }
         if (strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            usage_error("--bind: '%s': unix socket path longer than %zu bytes", s,
+            usage_error("%s: '%s': unix socket path longer than %zu bytes", what, s,
                         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
             return NULL;
         }
         return p == s + 5 ? s : join3("unix:", p, strlen(p), "");
     }
     if (strncmp(s, "fd://", 5) == 0) {
-        usage_error("--bind: '%s': inherited file descriptors are not supported yet", s);
+        usage_error("%s: '%s': inherited file descriptors are not supported yet", what, s);
         return NULL;
     }
     p = strncmp(s, "tcp://", 6) == 0 ? s + 6 : s;
@@ -427,7 +429,7 @@ bind_normalize(const char *s)
         size_t alen;
 
         if (close == NULL) {
-            usage_error("--bind: '%s': missing ']' after the IPv6 address", s);
+            usage_error("%s: '%s': missing ']' after the IPv6 address", what, s);
             return NULL;
         }
         /* inet_pton knows no zone ("%eth0"); check the address before it. */
@@ -437,23 +439,23 @@ bind_normalize(const char *s)
             alen = (size_t)(zone - p - 1);
         }
         if (alen == 0 || alen >= sizeof(addr)) {
-            usage_error("--bind: '%s': not an IPv6 address", s);
+            usage_error("%s: '%s': not an IPv6 address", what, s);
             return NULL;
         }
         memcpy(addr, p + 1, alen);
         addr[alen] = '\0';
         if (inet_pton(AF_INET6, addr, tmp) != 1) {
-            usage_error("--bind: '%s': '%s' is not an IPv6 address", s, addr);
+            usage_error("%s: '%s': '%s' is not an IPv6 address", what, s, addr);
             return NULL;
         }
         if (close[1] == '\0') {
             return join3("", p, (size_t)(close + 1 - p), ":8000");
         }
         if (close[1] != ':') {
-            usage_error("--bind: '%s': expected ':PORT' after ']'", s);
+            usage_error("%s: '%s': expected ':PORT' after ']'", what, s);
             return NULL;
         }
-        if (check_port(s, close + 2) < 0) {
+        if (check_port(what, s, close + 2) < 0) {
             return NULL;
         }
         return p == s ? s : join3("", p, strlen(p), "");
@@ -461,24 +463,24 @@ bind_normalize(const char *s)
 
     colon = strchr(p, ':');
     if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-        usage_error("--bind: '%s': write IPv6 addresses in brackets, like [::1]:8000", s);
+        usage_error("%s: '%s': write IPv6 addresses in brackets, like [::1]:8000", what, s);
         return NULL;
     }
     size_t hlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
     if (hlen == 0 && colon == NULL) {
-        usage_error("--bind: empty address");
+        usage_error("%s: empty address", what);
         return NULL;
     }
     for (size_t i = 0; i < hlen; i++) {
         if (!host_char_ok(p[i])) {
-            usage_error("--bind: '%s': '%.*s' is not a host name or address", s, (int)hlen, p);
+            usage_error("%s: '%s': '%.*s' is not a host name or address", what, s, (int)hlen, p);
             return NULL;
         }
     }
     if (colon == NULL) {
         return join3("", p, hlen, ":8000");
     }
-    if (check_port(s, colon + 1) < 0) {
+    if (check_port(what, s, colon + 1) < 0) {
         return NULL;
     }
     if (hlen == 0) {
@@ -625,6 +627,9 @@ print_help(void)
            "                                immutable': 'auto' (hashed names like\n"
            "                                app-3f2a1b4c.js), a URL prefix, or 'off';\n"
            "                                repeatable [auto]\n"
+           "      --metrics-bind ADDRESS    serve GET /metrics (Prometheus) and GET /healthz\n"
+           "                                on their own socket: HOST:PORT, [IPv6]:PORT,\n"
+           "                                unix:PATH; plain HTTP, never on a --bind [off]\n"
            "      --keep-alive SECONDS      idle time allowed between requests [5]\n"
            "      --header-timeout SECONDS  time for a whole request head to arrive [10]\n"
            "      --body-timeout SECONDS    longest pause while a body arrives [30]\n"
@@ -820,7 +825,7 @@ apply_option(struct config *c, int opt, const char *arg)
         if (c->n_binds == CONFIG_MAX_BINDS) {
             return usage_error("--bind: too many addresses (at most %d)", CONFIG_MAX_BINDS);
         }
-        if ((b = bind_normalize(arg)) == NULL) {
+        if ((b = bind_normalize("--bind", arg)) == NULL) {
             return -1;
         }
         c->binds[c->n_binds++] = b;
@@ -1081,6 +1086,23 @@ apply_option(struct config *c, int opt, const char *arg)
                                arg);
         }
         return add_prefix(what, arg, c->static_immutable, &c->n_static_immutable);
+    case OPT_METRICS_BIND: {
+        const char *b;
+        if ((b = bind_normalize(what, arg)) == NULL) {
+            return -1;
+        }
+        /* No default port here: the app's (8000) would be taken. The
+         * port's colon is the last one, after any ']' and not tcp://'s. */
+        const char *colon = strrchr(arg, ':');
+        const char *bracket = strrchr(arg, ']');
+        bool port = colon != NULL && colon[1] != '/' && (bracket == NULL || colon > bracket);
+        if (strncmp(arg, "unix:", 5) != 0 && !port) {
+            return usage_error("%s: '%s': give the port too (%s:PORT)", what, arg,
+                               bracket ? "[IPv6]" : "HOST");
+        }
+        c->metrics_bind = b;
+        return 0;
+    }
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0) {
@@ -1296,7 +1318,7 @@ static const char config_file_script[] =
     " 'print_config': 'print-config', 'proc_name': 'name', 'capture_output': 'capture-output',\n"
     " 'static_map': 'static', 'static_fallback': 'static-fallback',\n"
     " 'static_exclude': 'static-exclude', 'static_cache_control': 'static-cache-control',\n"
-    " 'static_immutable': 'static-immutable',\n"
+    " 'static_immutable': 'static-immutable', 'metrics_bind': 'metrics-bind',\n"
     " 'wsgi_app': None, 'logconfig_dict': None, 'logconfig': None,\n"
     "}\n"
     "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config',\n"
@@ -1856,6 +1878,26 @@ check_tls(const struct config *c)
     return 0;
 }
 
+/* The metrics must not be served where the app is. */
+static int
+check_metrics_bind(const struct config *c)
+{
+    if (c->metrics_bind == NULL) {
+        return 0;
+    }
+    static const char *const default_bind[] = {"127.0.0.1:8000"};
+    const char *const *binds = c->n_binds ? c->binds : default_bind;
+    size_t n = c->n_binds ? c->n_binds : 1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(binds[i], c->metrics_bind) == 0) {
+            return usage_error("--metrics-bind %s is also %s: the metrics need a socket of "
+                               "their own, so that the app's port never exposes them",
+                               c->metrics_bind, c->n_binds ? "a --bind" : "the default --bind");
+        }
+    }
+    return 0;
+}
+
 /* Precedence: command line > $WSGIHOST_CMD_ARGS > config file > defaults. */
 int
 config_parse(struct config *c, int argc, char **argv)
@@ -1963,6 +2005,9 @@ config_parse(struct config *c, int argc, char **argv)
     if (c->n_static == 0 && (c->n_static_fallback > 0 || c->n_static_exclude > 0)) {
         return usage_error("%s needs --static (no static files are served without it)",
                            c->n_static_fallback > 0 ? "--static-fallback" : "--static-exclude");
+    }
+    if (check_metrics_bind(c) < 0) {
+        return -1;
     }
     /* The interpreter: --python-executable, --virtualenv, an activated
      * virtualenv ($VIRTUAL_ENV), or the build's. */
@@ -2089,4 +2134,5 @@ config_print(const struct config *c)
     }
     printf("]\n");
     printf("logconfig = %s\n", c->py_logging ? "applied in each worker" : "None");
+    printf("metrics_bind = %s\n", c->metrics_bind ? c->metrics_bind : "None");
 }

@@ -37,6 +37,7 @@ struct config {
     const char *binds[CONFIG_MAX_BINDS]; /* "HOST:PORT", "[v6]:PORT", "unix:/path" */
     size_t n_binds;                      /* 0 = default 127.0.0.1:8000 */
     int backlog;                         /* 2048 */
+    const char *metrics_bind;            /* --metrics-bind: /metrics and /healthz; NULL = off */
 
     /* HTTP limits */
     size_t limit_request_line;       /* 8190; 0 = unlimited */

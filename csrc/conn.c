@@ -225,14 +225,17 @@ close_now(struct conn *c)
         return;
     }
     bool detached = false;
+    struct conn_server *s = c->srv;
     if (c->state == CONN_PAUSED || c->state == CONN_LATER) {
         /* A handler that still runs with the request (elsewhere, or
          * closing it there) frees the connection when it lets go. */
         struct handler *h = c->handler;
         c->handler = NULL;
         detached = h->stop(h, &c->hx);
+        if (s->metrics != NULL) {
+            metrics_gauge_add(&s->metrics->conns_active, -1); /* no request_done() */
+        }
     }
-    struct conn_server *s = c->srv;
     loop_unwatch(s->loop, &c->watch);
     loop_timer_cancel(s->loop, &c->timer);
     if (c->io != NULL && c->transport_up) {
@@ -250,6 +253,9 @@ close_now(struct conn *c)
         c->next->prev = c->prev;
     }
     s->n_conns--;
+    if (s->metrics != NULL) {
+        atomic_store_explicit(&s->metrics->conns_open, (int64_t)s->n_conns, memory_order_relaxed);
+    }
     /* Freed at the end of the loop iteration: events for it may still be
      * queued in this epoll batch. A connection its handler still has is
      * freed by on_finished() instead. */
@@ -284,7 +290,7 @@ start_linger(struct conn *c)
 }
 
 static void
-log_request(struct conn *c, const struct http_req *req)
+log_request(struct conn *c, const struct http_req *req, double now)
 {
     if (!log_access_enabled()) {
         return;
@@ -306,7 +312,7 @@ log_request(struct conn *c, const struct http_req *req)
         .req_headers = req->headers,
         .n_req_headers = req->n_headers,
         .start_wall = req->start_wall,
-        .duration = now_mono() - req->start_mono,
+        .duration = now - req->start_mono,
     };
     e.resp_headers = http_resp_fields(&c->resp, &e.n_resp_headers);
     log_access(&e);
@@ -316,7 +322,15 @@ static void
 request_done(struct conn *c, bool keep_alive)
 {
     struct http_req *req = http_request(c->parser);
-    log_request(c, req);
+    struct metrics_counters *m = c->srv->metrics;
+    if (m != NULL || log_access_enabled()) {
+        double now = now_mono();
+        log_request(c, req, now);
+        if (m != NULL) {
+            metrics_request(m, req->method, req->method_len, c->resp.status, now - req->start_mono);
+            metrics_gauge_add(&m->conns_active, -1);
+        }
+    }
     c->requests++;
     http_next(c->parser);
     c->srv->request_done(c->srv);
@@ -422,6 +436,9 @@ dispatch(struct conn *c)
         return;
     }
     bool keep = !s->stopping && s->cfg->keepalive > 0 && !http_upgraded(c->parser);
+    if (s->metrics != NULL) {
+        metrics_gauge_add(&s->metrics->conns_active, 1); /* until request_done() */
+    }
     http_resp_init(&c->resp, &c->out, req, keep);
     c->hx.req = req;
     c->hx.resp = &c->resp;
@@ -448,9 +465,23 @@ dispatch(struct conn *c)
     request_done(c, c->resp.keep_alive);
 }
 
+/* A canned error answers a request that never reached a handler. */
+static void
+count_error(struct conn *c, int status)
+{
+    struct metrics_counters *m = c->srv->metrics;
+    if (m != NULL) {
+        const struct http_req *req = http_request(c->parser);
+        double start = req->start_mono;
+        metrics_request(m, req->method, req->method_len, status,
+                        start > 0 ? now_mono() - start : 0);
+    }
+}
+
 static void
 bad_request(struct conn *c, int status, const char *why)
 {
+    count_error(c, status);
     log_info("%s:%d: %d %s: %s", c->meta.remote_addr, c->meta.remote_port, status,
              http_status_reason(status), why);
     http_resp_error(&c->out, status, http_error_is_head(c->parser));
@@ -524,6 +555,9 @@ flush(struct conn *c)
     }
     if (outq_pending(&c->out) < before) {
         c->last_write = now_mono();
+        if (c->srv->metrics != NULL) {
+            metrics_add(&c->srv->metrics->bytes_out, before - outq_pending(&c->out));
+        }
     }
     c->write_blocked = rc == 1;
     return 0;
@@ -556,6 +590,9 @@ read_input(struct conn *c)
         if (n > 0) {
             c->in.len += (size_t)n;
             c->last_read = now_mono();
+            if (c->srv->metrics != NULL) {
+                metrics_add(&c->srv->metrics->bytes_in, (uint64_t)n);
+            }
             if ((size_t)n < READ_CHUNK && (c->io == NULL || !c->io->pending(c->io_ctx))) {
                 return; /* most likely drained; epoll says if not */
             }
@@ -758,6 +795,9 @@ handshake(struct conn *c)
     uint32_t want = EPOLLIN;
     int r = c->io->handshake(c->io_ctx, &want);
     if (r == 1) {
+        if (c->srv->metrics != NULL) {
+            metrics_add(&c->srv->metrics->tls_ok, 1);
+        }
         c->state = CONN_READING;
         c->transport_up = true;
         c->read_want = 0;
@@ -769,6 +809,9 @@ handshake(struct conn *c)
         c->read_want = want;
         set_events(c);
         return false;
+    }
+    if (c->srv->metrics != NULL) {
+        metrics_add(&c->srv->metrics->tls_failed, 1);
     }
     log_debug("%s:%d: TLS handshake failed: %s", c->meta.remote_addr, c->meta.remote_port,
               c->io->error(c->io_ctx));
@@ -885,6 +928,10 @@ conn_new(struct conn_server *s, int fd, const struct listener *l, const struct s
     }
     s->conns = c;
     s->n_conns++;
+    if (s->metrics != NULL) {
+        metrics_add(&s->metrics->conns_accepted, 1);
+        atomic_store_explicit(&s->metrics->conns_open, (int64_t)s->n_conns, memory_order_relaxed);
+    }
     if (loop_watch(s->loop, &c->watch, fd, EPOLLIN | EPOLLRDHUP, on_event) != 0) {
         close_now(c);
         return;
@@ -924,6 +971,7 @@ static void
 timeout_request(struct conn *c, const char *what)
 {
     log_info("%s:%d: %s timeout, closing", c->meta.remote_addr, c->meta.remote_port, what);
+    count_error(c, 408);
     http_resp_error(&c->out, 408, false);
     c->state = CONN_FLUSHING;
     process(c);

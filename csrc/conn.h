@@ -12,6 +12,7 @@
 #include "http.h"
 #include "listener.h"
 #include "loop.h"
+#include "metrics.h"
 
 struct conn;
 
@@ -32,6 +33,9 @@ struct conn_server {
     void (*request_done)(struct conn_server *s);
     /* A connection closed: n_conns went down. */
     void (*conn_closed)(struct conn_server *s);
+    /* Where the responses, bytes and connections are counted
+     * (--metrics-bind); NULL = not counted. */
+    struct metrics_counters *metrics;
 
     /* Write the responses produced during a loop turn at the end of the
      * turn (conn_server_turn_end() is the loop's turn-end callback) instead

@@ -14,6 +14,7 @@
 #include "hostpy.h"
 #include "listener.h"
 #include "master.h"
+#include "metrics_server.h"
 #include "log.h"
 #include "main.h"
 #include "proxy.h"
@@ -31,6 +32,8 @@ static char **saved_argv;
 static struct listener *saved_ls;
 static size_t saved_n_ls;
 static struct tls_ctx *tls_ctx;
+/* --metrics-bind's socket (fd -1 when off). */
+static struct listener metrics_l = {.fd = -1};
 
 /* Close (and unlink) the first n listeners, free them and the TLS context:
  * every way out of main() once sockets are bound. */
@@ -42,6 +45,9 @@ close_listeners(struct listener *ls, size_t n, struct tls_ctx *ctx)
     }
     free(ls);
     tls_ctx_free(ctx);
+    if (metrics_l.fd >= 0) {
+        listener_close(&metrics_l, true);
+    }
 }
 
 /* Point every listener at ctx (TLS applies to every --bind, as in
@@ -82,6 +88,12 @@ reload_config(struct config *cfg)
     }
     memcpy(fresh.binds, cfg->binds, sizeof(fresh.binds));
     fresh.n_binds = cfg->n_binds;
+    if ((fresh.metrics_bind == NULL) != (cfg->metrics_bind == NULL) ||
+        (fresh.metrics_bind != NULL && strcmp(fresh.metrics_bind, cfg->metrics_bind) != 0)) {
+        log_warning("reload: --metrics-bind changes need a restart; keeping %s",
+                    cfg->metrics_bind ? cfg->metrics_bind : "none");
+    }
+    fresh.metrics_bind = cfg->metrics_bind;
     if (fresh.workers < 1) {
         fresh.workers = cfg->workers;
     }
@@ -134,8 +146,8 @@ die_startup(const char *msg)
 static int
 chown_sockets(uid_t uid, gid_t gid)
 {
-    for (size_t i = 0; i < saved_n_ls; i++) {
-        const char *path = saved_ls[i].unix_path;
+    for (size_t i = 0; i <= saved_n_ls; i++) {
+        const char *path = i < saved_n_ls ? saved_ls[i].unix_path : metrics_l.unix_path;
         if (path != NULL && chown(path, uid, gid) != 0) {
             char msg[512];
             snprintf(msg, sizeof(msg), "cannot give unix:%s to --user/--group: %s", path,
@@ -398,6 +410,19 @@ wsgihost_main(int argc, char **argv)
     set_tls(ls, n_binds, tls_ctx);
     saved_ls = ls;
     saved_n_ls = n_binds;
+    if (cfg.metrics_bind != NULL) {
+        char err[512];
+        if (listener_open(&metrics_l, cfg.metrics_bind, 64, err, sizeof(err)) != 0) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "--metrics-bind: %s", err);
+            die_startup(msg);
+            metrics_l.fd = -1;
+            close_listeners(ls, n_binds, tls_ctx);
+            return 1;
+        }
+        /* A silent connection is not accepted before it says something. */
+        listener_defer_accept(&metrics_l, METRICS_SERVER_TIMEOUT);
+    }
 
     if (drop_privileges(&cfg) != 0 || write_pidfile(&cfg) != 0) {
         close_listeners(ls, n_binds, tls_ctx);
@@ -409,11 +434,18 @@ wsgihost_main(int argc, char **argv)
                  ls[i].inherited ? " (from systemd)" : "");
     }
     banner_log(&cfg, ls, n_binds);
+    struct listener *metrics = metrics_l.fd >= 0 ? &metrics_l : NULL;
+    if (metrics != NULL) {
+        log_info("Metrics at: %s (/metrics, /healthz)", metrics_l.display);
+    }
     if (!single) {
         if (cfg.preload && (pyrt_init(&cfg) != 0 || pyrt_load_app(cfg.app_spec) != 0)) {
             rc = 1;
         } else {
-            rc = master_run(&cfg, ls, n_binds, reload_config);
+            rc = master_run(&cfg, ls, n_binds, metrics, reload_config);
+            if (cfg.preload) {
+                pyrt_finalize();
+            }
         }
         if (wsgi_hooks_server(HOOK_ON_EXIT) != 0 && rc == 0) {
             rc = 1;
@@ -426,7 +458,7 @@ wsgihost_main(int argc, char **argv)
     } else if (wsgi_hooks_server(HOOK_WHEN_READY) != 0) {
         rc = 1;
     } else {
-        rc = worker_serve(&cfg, ls, n_binds, NULL, false);
+        rc = worker_serve(&cfg, ls, n_binds, NULL, false, metrics);
         if (rc == WORKER_BOOT_FAILED) {
             rc = 1;
         }

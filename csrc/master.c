@@ -4,11 +4,16 @@
  * handler. Workers report through a shared-memory slot each,
  * so a heartbeat costs a store, not a file write per request (gunicorn
  * touches a temp file), and the master can tell "busy in one request for too
- * long" from "idle with keep-alive clients" — only the first is killed. */
+ * long" from "idle with keep-alive clients" — only the first is killed.
+ *
+ * With --metrics-bind the master answers /metrics and /healthz itself
+ * (metrics_server.h, on its loop): it sums the workers' slots, and when a
+ * worker dies it folds that worker's counters into totals of its own before
+ * the slot is reused, in the same thread, so no scrape sees a counter go
+ * back. */
 #include "master.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,10 @@
 
 #include "log.h"
 #include "proctitle.h"
+#include "loop.h"
+#include "metrics.h"
+#include "metrics_server.h"
+#include "prom.h"
 #include "pyrt.h"
 #include "scoreboard.h"
 #include "sig.h"
@@ -45,7 +54,18 @@ struct master {
     struct config *cfg;
     struct listener *ls;
     size_t n_ls;
+    struct listener *metrics_l; /* --metrics-bind, or NULL */
     master_reload_fn reload;
+    struct loop *loop;
+    struct loop_watch sigwatch;
+    uint64_t sigs; /* received, not handled yet */
+    struct metrics_server *msrv;
+    /* What the metrics report beyond the live slots. */
+    struct metrics_counters folded;    /* the dead workers' counters */
+    uint64_t slot_requests[MAX_SLOTS]; /* requests of the slot's dead workers */
+    uint64_t slot_boots[MAX_SLOTS];
+    uint64_t boots, deaths, timeouts;
+    double start_wall;
     struct scoreboard_slot *slots; /* shared, MAX_SLOTS */
     struct wproc procs[MAX_SLOTS];
     int target;                /* workers wanted */
@@ -148,10 +168,13 @@ spawn(struct master *m)
             snprintf(title, sizeof(title), "wsgihost: worker [%s]", m->cfg->proc_name);
             proctitle_set(title);
         }
-        /* wsgi.multiprocess as gunicorn sets it: several workers configured
-         * (-w 1 is one process at a time; Werkzeug's debugger refuses to run
-         * when this is true). */
-        int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, m->cfg->workers > 1);
+        /* The master's loop, metrics socket and scrapers are not ours. */
+        metrics_server_forget(m->msrv);
+        if (m->metrics_l != NULL) {
+            listener_close(m->metrics_l, false);
+        }
+        loop_free(m->loop);
+        int rc = worker_serve(m->cfg, m->ls, m->n_ls, slot, true, NULL);
         log_flush();
         _exit(rc);
     }
@@ -166,6 +189,8 @@ spawn(struct master *m)
     p->started = now_mono();
     p->stop_sent = 0;
     p->abort_sent = false;
+    m->boots++;
+    m->slot_boots[i]++;
     log_info("Booting worker with pid: %d", (int)pid);
     wsgi_hooks_forked(i, (int)pid);
     return 0;
@@ -239,6 +264,14 @@ reap(struct master *m)
             }
             m->respawn_at = now_mono() + m->backoff;
         }
+        if (!expected) {
+            m->deaths++;
+        }
+        /* Its counters go on in the totals; the slot starts from zero. */
+        metrics_fold(&m->folded, &m->slots[i].metrics);
+        m->slot_requests[i] += m->slots[i].requests;
+        m->slots[i].requests = 0;
+        m->slots[i].busy_since_ms = 0;
         p->state = W_FREE;
         p->pid = 0;
         m->slots[i].pid = 0;
@@ -280,6 +313,7 @@ check_timeouts(struct master *m)
             /* SIGABRT first: Python's faulthandler (enabled in workers)
              * prints the stuck request's stack; SIGKILL follows. */
             p->abort_sent = true;
+            m->timeouts++;
             stop_worker(p, SIGABRT);
             p->stop_sent = now;
         }
@@ -402,16 +436,96 @@ handle_signals(struct master *m, uint64_t s)
     }
 }
 
+static void
+on_signal(struct loop_watch *w, uint32_t events)
+{
+    struct master *m = container_of(w, struct master, sigwatch);
+    (void)events;
+    m->sigs |= sig_take();
+}
+
+/* The /metrics body: every live worker's slot, and the dead ones' totals. */
+static void
+render_metrics(void *ctx, struct buf *out)
+{
+    struct master *m = ctx;
+    struct prom_worker *ws = xcalloc(MAX_SLOTS, sizeof(*ws));
+    size_t n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct wproc *p = &m->procs[i];
+        if (p->state == W_FREE) {
+            continue;
+        }
+        ws[n].index = i;
+        ws[n].pid = p->pid;
+        ws[n].slot = &m->slots[i];
+        ws[n].requests = m->slot_requests[i] + m->slots[i].requests;
+        ws[n].restarts = m->slot_boots[i] > 0 ? m->slot_boots[i] - 1 : 0;
+        n++;
+    }
+    struct prom_view v = {
+        .folded = &m->folded,
+        .workers = ws,
+        .n_workers = n,
+        .workers_desired = m->stopping ? 0 : m->target,
+        .boots = m->boots,
+        .deaths = m->deaths,
+        .timeouts = m->timeouts,
+        .ls = m->ls,
+        .n_ls = m->n_ls,
+        .draining = m->stopping,
+        .start_wall = m->start_wall,
+    };
+    prom_render(out, &v);
+    free(ws);
+}
+
+static const char *
+unhealthy(void *ctx)
+{
+    struct master *m = ctx;
+    if (m->stopping) {
+        return "shutting down";
+    }
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (m->procs[i].state == W_RUNNING && m->slots[i].booted) {
+            return NULL;
+        }
+    }
+    return "no worker is ready";
+}
+
 int
-master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_fn reload)
+master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener *metrics,
+           master_reload_fn reload)
 {
     struct master *m = xcalloc(1, sizeof(*m));
     m->cfg = cfg;
     m->ls = ls;
     m->n_ls = n_ls;
+    m->metrics_l = metrics;
     m->reload = reload;
     m->target = cfg->workers;
+    m->start_wall = now_wall();
+    m->loop = loop_new();
+    if (m->loop == NULL || loop_watch(m->loop, &m->sigwatch, sig_fd(), EPOLLIN, on_signal) != 0) {
+        loop_free(m->loop);
+        free(m);
+        return 1;
+    }
+    if (metrics != NULL) {
+        struct metrics_server_ops ops = {
+            .render = render_metrics, .unhealthy = unhealthy, .ctx = m};
+        m->msrv = metrics_server_new(m->loop, metrics, &ops);
+        if (m->msrv == NULL) {
+            loop_free(m->loop);
+            free(m);
+            return 1;
+        }
+    }
     if (scoreboard_map() != 0) {
+        metrics_server_free(m->msrv);
+        loop_free(m->loop);
         free(m);
         return 1;
     }
@@ -424,10 +538,12 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
     }
     while (true) {
         manage(m);
-        struct pollfd pfd = {.fd = sig_fd(), .events = POLLIN};
-        int n = poll(&pfd, 1, 200);
-        if (n > 0) {
-            handle_signals(m, sig_take());
+        /* Signals, scrapes, or 200 ms for the housekeeping below. */
+        loop_run_once(m->loop, 200);
+        if (m->sigs != 0) {
+            uint64_t s = m->sigs;
+            m->sigs = 0;
+            handle_signals(m, s);
         }
         reap(m);
         if (m->boot_failures > 0 && !m->stopping) {
@@ -453,6 +569,9 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_f
     if (m->hook_failed) {
         rc = 1;
     }
+    metrics_server_free(m->msrv);
+    loop_unwatch(m->loop, &m->sigwatch);
+    loop_free(m->loop);
     scoreboard_unmap();
     free(m);
     return rc;

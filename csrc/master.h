@@ -11,6 +11,8 @@
 /* Re-reads the configuration on HUP (argv, env, file); cfg is replaced. */
 typedef int (*master_reload_fn)(struct config *cfg);
 
-int master_run(struct config *cfg, struct listener *ls, size_t n_ls, master_reload_fn reload);
+/* metrics: the --metrics-bind socket the master serves, or NULL. */
+int master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener *metrics,
+               master_reload_fn reload);
 
 #endif

@@ -18,6 +18,8 @@ struct pool {
         struct pool_job *head, *tail;
     } *pinned;                            /* per thread */
     struct pool_job *done_head, *done_tail; /* finished, for the loop */
+    int64_t n_waiting;                      /* jobs submitted, not taken by a thread yet */
+    _Atomic int64_t *waiting_gauge;         /* n_waiting published (pool_count_waiting) */
     bool stop;
     int efd;
     int n;
@@ -36,6 +38,17 @@ push(struct pool_job **head, struct pool_job **tail, struct pool_job *j)
         *head = j;
     }
     *tail = j;
+}
+
+/* With the lock held: the stores are serialised by it, so the gauge has
+ * one writer at a time. */
+static void
+set_waiting(struct pool *p, int64_t n)
+{
+    p->n_waiting = n;
+    if (p->waiting_gauge != NULL) {
+        atomic_store_explicit(p->waiting_gauge, n, memory_order_relaxed);
+    }
 }
 
 struct thread_arg {
@@ -77,6 +90,7 @@ thread_main(void *arg)
         struct pool_job *j = mine->head != NULL ? pop(&mine->head, &mine->tail)
                                                 : pop(&p->head, &p->tail);
         j->ran_on = me;
+        set_waiting(p, p->n_waiting - 1);
         pthread_mutex_unlock(&p->lock);
         j->run(j);
         pthread_mutex_lock(&p->lock);
@@ -157,6 +171,16 @@ pool_submit(struct pool *p, struct pool_job *job)
         push(&p->head, &p->tail, job);
         pthread_cond_signal(&p->cond);
     }
+    set_waiting(p, p->n_waiting + 1);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void
+pool_count_waiting(struct pool *p, _Atomic int64_t *gauge)
+{
+    pthread_mutex_lock(&p->lock);
+    p->waiting_gauge = gauge;
+    set_waiting(p, p->n_waiting);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -4,6 +4,8 @@
 #ifndef WSGIHOST_POOL_H
 #define WSGIHOST_POOL_H
 
+#include <stdatomic.h>
+
 #include "util.h"
 
 struct pool_job;
@@ -28,6 +30,9 @@ int pool_fd(const struct pool *p);
  * result must be iterated on the thread that called the app: thread-locals
  * and context variables (Flask's stream_with_context) live there. */
 void pool_submit(struct pool *p, struct pool_job *job);
+/* Keep *gauge at the number of jobs waiting for a thread (submitted, not
+ * started yet): the --metrics-bind queue length. NULL stops it. */
+void pool_count_waiting(struct pool *p, _Atomic int64_t *gauge);
 /* Take every finished job, oldest first (a singly linked list via next). */
 struct pool_job *pool_take_done(struct pool *p);
 /* Stop after the queued jobs, join the threads, free. */

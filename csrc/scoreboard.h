@@ -1,12 +1,13 @@
 /* The shared-memory worker slots: one per worker, written by that worker,
- * read by the master (heartbeat for --timeout, boot state) and by the other
- * workers (load, for accept balancing). The master maps them before forking,
- * so every worker inherits the whole table. A torn read of req[] only
- * garbles a log line. */
+ * read by the master (heartbeat for --timeout, boot state, the counters of
+ * --metrics-bind) and by the other workers (load, for accept balancing).
+ * The master maps them before forking, so every worker inherits the whole
+ * table. A torn read of req[] only garbles a log line. */
 #ifndef WSGIHOST_SCOREBOARD_H
 #define WSGIHOST_SCOREBOARD_H
 
 #include "http.h"
+#include "metrics.h"
 
 struct scoreboard_slot {
     _Atomic int pid;
@@ -16,6 +17,7 @@ struct scoreboard_slot {
     _Atomic int n_conns;           /* open connections, for accept balancing */
     _Atomic int accepting;         /* watching the listening sockets */
     char req[256];                 /* "GET /path from 1.2.3.4" of the current call */
+    struct metrics_counters metrics; /* --metrics-bind: this worker's counters */
 };
 
 #define SCOREBOARD_SLOTS 1024

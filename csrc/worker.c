@@ -15,6 +15,8 @@
 #include "handler.h"
 #include "http.h"
 #include "loop.h"
+#include "metrics_server.h"
+#include "prom.h"
 #include "pyrt.h"
 #include "reload.h"
 #include "scoreboard.h"
@@ -46,6 +48,7 @@ struct worker {
     struct loop *loop;
     struct http_limits limits;
     struct worker_listener *ls;
+    struct listener *listeners; /* the n_ls that ls[] watch */
     size_t n_ls;
     struct loop_watch sigwatch;
     struct conn_server srv; /* the connections */
@@ -61,7 +64,13 @@ struct worker {
     bool quit;            /* leave the loop now */
     double stop_deadline;
     int exit_code;
-    struct scoreboard_slot *slot; /* shared with the master, NULL in single-process mode */
+    /* Shared with the master; in single-process mode a private one with
+     * --metrics-bind (heartbeat and counters for the scrape), else NULL. */
+    struct scoreboard_slot *slot;
+    bool multiprocess;           /* one of -w N workers */
+    bool own_slot;               /* slot is the private one */
+    struct metrics_server *msrv; /* single-process mode with --metrics-bind */
+    double start_wall;
     uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
     struct reload_watch *reload; /* --reload */
     struct loop_watch reloadwatch;
@@ -79,7 +88,7 @@ stop_accepting(struct worker *w, bool close_sockets)
         if (close_sockets && wl->l->fd >= 0) {
             /* Closing makes new connections fail at once instead of waiting
              * in a backlog nobody will accept from. */
-            listener_close(wl->l, w->slot == NULL);
+            listener_close(wl->l, !w->multiprocess);
         }
     }
     w->accepting = false;
@@ -110,7 +119,7 @@ publish_load(struct worker *w)
 static int
 defer_accept(struct worker *w)
 {
-    if (w->slot == NULL || scoreboard == NULL) {
+    if (!w->multiprocess || scoreboard == NULL) {
         return 0;
     }
     int64_t now_ms = now_mono_ms();
@@ -210,7 +219,7 @@ start_accepting(struct worker *w)
             /* Several workers share one listening socket: EPOLLEXCLUSIVE wakes
              * one of them per connection instead of all (no thundering herd). */
             loop_watch(w->loop, &wl->watch, wl->l->fd,
-                       w->slot != NULL ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN, on_accept);
+                       w->multiprocess ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN, on_accept);
         }
     }
     w->accepting = true;
@@ -376,13 +385,52 @@ on_tick(struct loop_timer *t)
     }
 }
 
+/* Single-process mode's /metrics: this process is the one worker. */
+static void
+render_metrics(void *ctx, struct buf *out)
+{
+    struct worker *w = ctx;
+    struct prom_worker pw = {
+        .index = 0,
+        .pid = (int)getpid(),
+        .slot = w->slot,
+        .requests = w->requests,
+        .restarts = 0,
+    };
+    struct prom_view v = {
+        .workers = &pw,
+        .n_workers = 1,
+        .workers_desired = w->stopping ? 0 : 1,
+        .boots = 1,
+        .ls = w->listeners,
+        .n_ls = w->n_ls,
+        .draining = w->stopping,
+        .start_wall = w->start_wall,
+    };
+    prom_render(out, &v);
+}
+
+static const char *
+unhealthy(void *ctx)
+{
+    struct worker *w = ctx;
+    return w->stopping ? "shutting down" : NULL;
+}
+
 static int
 worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
-           struct reload_watch *rw)
+           bool multiprocess, struct listener *metrics_l, struct reload_watch *rw)
 {
     struct worker w;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    w.multiprocess = multiprocess;
+    w.start_wall = now_wall();
+    if (slot == NULL && cfg->metrics_bind != NULL) {
+        slot = xcalloc(1, sizeof(*slot));
+        slot->pid = (int)getpid();
+        w.own_slot = true;
+    }
     w.slot = slot;
     w.reload = rw;
     w.max_requests = cfg->max_requests;
@@ -401,6 +449,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
         return 1;
     }
     w.ls = xcalloc(n_ls, sizeof(*w.ls));
+    w.listeners = ls;
     w.n_ls = n_ls;
     for (size_t i = 0; i < n_ls; i++) {
         w.ls[i].l = &ls[i];
@@ -412,7 +461,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     if (rw != NULL && loop_watch(w.loop, &w.reloadwatch, reload_fd(rw), EPOLLIN, on_reload) != 0) {
         return 1;
     }
-    w.wsgi = wsgi_handler_new(w.loop, cfg, slot);
+    w.wsgi = wsgi_handler_new(w.loop, cfg, slot, multiprocess);
     if (w.wsgi == NULL) {
         return 1;
     }
@@ -424,19 +473,32 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     if (cfg->static_site != NULL) {
         w.srv.chain = static_site_handler(cfg->static_site, w.wsgi);
     }
-    w.srv.drain_waits_idle = slot != NULL;
+    w.srv.drain_waits_idle = multiprocess;
     w.srv.request_done = on_request_done;
     w.srv.conn_closed = on_conn_closed;
     w.srv.coalesce_writes = !getenv("WSGIHOST_NO_COALESCE");
     loop_set_turn_end(w.loop, conn_server_turn_end, &w.srv);
+    if (cfg->metrics_bind != NULL) {
+        w.srv.metrics = &slot->metrics;
+    }
+    if (metrics_l != NULL) {
+        struct metrics_server_ops ops = {
+            .render = render_metrics, .unhealthy = unhealthy, .ctx = &w};
+        w.msrv = metrics_server_new(w.loop, metrics_l, &ops);
+        if (w.msrv == NULL) {
+            return 1;
+        }
+    }
     start_accepting(&w);
-    if (slot != NULL) {
+    if (multiprocess) {
         /* Ready only once accepting: a peer balancing a burst counts only
          * workers that accept, and a test waiting for this line must not
          * race a worker that has not started yet. */
         slot->pid = (int)getpid();
         slot->booted = 1;
         log_info("Worker ready (pid: %d)", (int)getpid());
+    } else if (slot != NULL) {
+        slot->booted = 1;
     }
     loop_timer_set(w.loop, &w.tick_timer, now_mono() + TICK_MS / 1000.0, on_tick);
     while (!w.quit) {
@@ -461,7 +523,11 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
             break;
         }
     }
-    wsgi_handler_free(w.wsgi);
+    metrics_server_free(w.msrv);
+    wsgi_handler_free(w.wsgi); /* its pool threads are gone: nobody writes the slot now */
+    if (w.own_slot) {
+        free(slot);
+    }
     loop_unwatch(w.loop, &w.sigwatch);
     if (rw != NULL) {
         loop_unwatch(w.loop, &w.reloadwatch);
@@ -535,12 +601,10 @@ leave_python(bool single, bool finalize)
 }
 
 int
-worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct scoreboard_slot *slot,
-             bool multiprocess)
+worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls,
+             struct scoreboard_slot *slot, bool in_master, struct listener *metrics)
 {
-    /* A worker of a master has a slot; wsgi.multiprocess is a separate
-     * fact (-w 1 is a worker, one process at a time). */
-    bool single = slot == NULL;
+    bool single = !in_master;
     struct reload_watch *rw = NULL;
     if (!cfg->preload && pyrt_init(cfg) != 0) {
         return WORKER_BOOT_FAILED;
@@ -583,7 +647,10 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
     }
     struct wsgi_server_info info = {
         .multithread = cfg->threads > 1,
-        .multiprocess = multiprocess,
+        /* As gunicorn sets it: several workers configured (-w 1 is one
+         * process at a time; Werkzeug's debugger refuses to run when this
+         * is true). */
+        .multiprocess = in_master && cfg->workers > 1,
         .run_once = false,
         .strict = cfg->strict_wsgi,
     };
@@ -592,7 +659,7 @@ worker_serve(const struct config *cfg, struct listener *ls, size_t n_ls, struct 
         leave_python(single, true);
         return WORKER_BOOT_FAILED;
     }
-    int rc = worker_run(cfg, ls, n_ls, slot, rw);
+    int rc = worker_run(cfg, ls, n_ls, slot, in_master, metrics, rw);
     reload_watch_free(rw);
     wsgi_fini();
     leave_python(single, true);

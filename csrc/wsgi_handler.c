@@ -42,6 +42,7 @@ struct wsgi_handler {
     struct pool *pool; /* NULL: every call inline */
     struct loop_watch poolwatch;
     struct scoreboard_slot *slot;
+    bool inline_heartbeat; /* inline calls too (someone reads it meanwhile) */
     struct task *running; /* jobs on the pool, for the heartbeat */
     struct task *free_tasks;
 };
@@ -181,7 +182,7 @@ on_pool(struct loop_watch *lw, uint32_t events)
 static inline void
 busy(struct wsgi_handler *h, const struct http_req *req)
 {
-    if (h->slot != NULL) {
+    if (h->inline_heartbeat) {
         scoreboard_busy(h->slot, req);
     }
 }
@@ -189,7 +190,7 @@ busy(struct wsgi_handler *h, const struct http_req *req)
 static inline void
 idle(struct wsgi_handler *h)
 {
-    if (h->slot != NULL) {
+    if (h->inline_heartbeat) {
         scoreboard_idle(h->slot);
     }
 }
@@ -274,7 +275,8 @@ wsgi_h_stop(struct handler *hh, struct handler_ctx *x)
 }
 
 struct handler *
-wsgi_handler_new(struct loop *loop, const struct config *cfg, struct scoreboard_slot *slot)
+wsgi_handler_new(struct loop *loop, const struct config *cfg, struct scoreboard_slot *slot,
+                 bool inline_heartbeat)
 {
     struct wsgi_handler *h = xcalloc(1, sizeof(*h));
     h->base.handle = wsgi_h_handle;
@@ -282,6 +284,7 @@ wsgi_handler_new(struct loop *loop, const struct config *cfg, struct scoreboard_
     h->base.stop = wsgi_h_stop;
     h->loop = loop;
     h->slot = slot;
+    h->inline_heartbeat = slot != NULL && inline_heartbeat;
     if (cfg->threads > 1) {
         h->pool = pool_new(cfg->threads, pyrt_thread_begin, pyrt_thread_end);
         if (h->pool == NULL) {
@@ -292,6 +295,9 @@ wsgi_handler_new(struct loop *loop, const struct config *cfg, struct scoreboard_
             pool_free(h->pool);
             free(h);
             return NULL;
+        }
+        if (slot != NULL) {
+            pool_count_waiting(h->pool, &slot->metrics.pool_queued);
         }
     }
     return &h->base;

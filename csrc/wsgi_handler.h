@@ -12,9 +12,13 @@
 
 /* The app must be loaded and wsgi_init() done. With cfg->threads > 1 this
  * starts the pool and watches its eventfd on loop. slot is the worker's
- * heartbeat (NULL in single-process mode). Returns NULL after logging. */
+ * heartbeat and pool queue gauge (NULL: none). inline_heartbeat: calls run
+ * on the loop thread keep it too, because another process reads it while
+ * they run (the master's --timeout); in single-process mode nobody could,
+ * the loop that would answer a scrape being the one in the call. Returns
+ * NULL after logging. */
 struct handler *wsgi_handler_new(struct loop *loop, const struct config *cfg,
-                                 struct scoreboard_slot *slot);
+                                 struct scoreboard_slot *slot, bool inline_heartbeat);
 /* Called on the loop's tick: with threads, the heartbeat reports the oldest
  * call running on a pool thread. */
 void wsgi_handler_tick(struct handler *h);

@@ -114,6 +114,8 @@ class Server:
 
     binds: list of bind specs; "{port}" is replaced by a free port. The first
     TCP or unix bind is used for the readiness check and as .port.
+    "{mport}" in args is replaced by another free port (.mport), chosen
+    again on each start attempt (--metrics-bind 127.0.0.1:{mport}).
     """
 
     def __init__(self, app, args=(), *, workdir, env=None, cwd=None, pythonpath=True,
@@ -135,6 +137,7 @@ class Server:
         self.bind_templates = binds or ["127.0.0.1:{port}"]
         self.proc = None
         self.port = None
+        self.mport = None
         self.unix_path = None
         self.returncode = None
         self.stdout_path = self.workdir / "stdout.log"
@@ -148,7 +151,7 @@ class Server:
             cmd += ["-b", b]
         if self.pythonpath:
             cmd += ["--pythonpath", str(APPS)]
-        cmd += self.args
+        cmd += [a.replace("{mport}", str(self.mport)) if self.mport else a for a in self.args]
         cmd.append(self.app)
         return cmd
 
@@ -156,6 +159,7 @@ class Server:
         for attempt in range(3):
             self.port = free_port()
             self.port2 = free_port()
+            self.mport = free_port()
             self.binds = [b.replace("{port}", str(self.port)).replace("{port2}", str(self.port2))
                           for b in self.bind_templates]
             self.unix_path = None

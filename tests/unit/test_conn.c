@@ -3,8 +3,9 @@
  * by fake handlers through handler.h: DONE, pipelining, PAUSED/proceed,
  * LATER/finished, stop while LATER (the connection waits for the handler
  * to let go), DECLINED along the chain, no handler (404), the
- * keep-alive deadline as a loop timer, and pipelined requests held back by
- * a queue over its high-water mark. Prints "N passed, M failed" and
+ * keep-alive deadline as a loop timer, pipelined requests held back by
+ * a queue over its high-water mark, responses held to the end of the loop
+ * turn, and the --metrics-bind counters. Prints "N passed, M failed" and
  * exits non-zero on any failure. */
 #include "../../csrc/conn.c"
 
@@ -622,6 +623,75 @@ test_coalesce(struct loop *loop, bool on)
     close(probe_fds[1]);
 }
 
+/* --metrics-bind's counters, as conn.c keeps them: a response per method
+ * and status class, the histogram, every byte, the open and active
+ * connections (one LATER request is active until it finishes), and a
+ * canned 400 counted like a response. */
+static void
+test_metrics(struct loop *loop)
+{
+    struct fake f;
+    fake_init(&f, ANSWER);
+    struct metrics_counters m;
+    memset(&m, 0, sizeof(m));
+    struct conn_server s = server(loop, &f.h);
+    s.metrics = &m;
+    int fd = connect_pair(&s);
+    CHECK(metrics_get(&m.conns_accepted) == 1 && m.conns_open == 1 && m.conns_active == 0);
+    char buf[8192];
+    static const char post[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+    char two[512];
+    snprintf(two, sizeof(two), "%s%s", GET_A, post);
+    send_all(fd, two);
+    size_t got = pump(loop, fd, buf, sizeof(buf), 50, NULL);
+    CHECK(count(buf, "HTTP/1.1 200 OK") == 2);
+    CHECK(metrics_get(&m.requests[METRICS_GET][1]) == 1);
+    CHECK(metrics_get(&m.requests[METRICS_POST][1]) == 1);
+    CHECK(metrics_get(&m.duration[0]) == 2); /* both under a millisecond */
+    CHECK(metrics_get(&m.bytes_in) == strlen(two));
+    CHECK(metrics_get(&m.bytes_out) == got);
+    CHECK(m.conns_active == 0);
+
+    /* LATER: active until finished() */
+    f.mode = LATER_ONCE;
+    send_all(fd, GET_B);
+    pump(loop, fd, buf, sizeof(buf), 30, NULL);
+    CHECK(f.pending != NULL && m.conns_active == 1);
+    answer(f.pending->resp, "late", 4);
+    http_resp_finish(f.pending->resp);
+    f.pending->finished(f.pending, HANDLER_DONE);
+    CHECK(m.conns_active == 0 && metrics_get(&m.requests[METRICS_GET][1]) == 2);
+
+    /* A bad request: 4xx, method other (its head never completed). */
+    send_all(fd, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+    pump(loop, fd, buf, sizeof(buf), 30, NULL);
+    CHECK(strstr(buf, "HTTP/1.1 400 ") != NULL); /* after the LATER one's "late" */
+    CHECK(metrics_get(&m.requests[METRICS_OTHER][3]) == 1);
+    uint64_t n = 0;
+    for (int b = 0; b < METRICS_N_BUCKETS; b++) {
+        n += metrics_get(&m.duration[b]);
+    }
+    CHECK(n == 4);
+    conn_server_abort(&s);
+    conn_server_free_closed(&s);
+    CHECK(m.conns_open == 0 && m.conns_active == 0);
+    close(fd);
+
+    /* The method labels and the status classes at their edges. */
+    CHECK(metrics_method_of("PATCH", 5) == METRICS_PATCH);
+    CHECK(metrics_method_of("PURGE", 5) == METRICS_OTHER);
+    CHECK(metrics_method_of("OPTIONS", 7) == METRICS_OPTIONS);
+    CHECK(metrics_method_of("", 0) == METRICS_OTHER);
+    memset(&m, 0, sizeof(m));
+    metrics_request(&m, "GET", 3, 99, 0.0105);
+    metrics_request(&m, "GET", 3, 999, 20.0);
+    CHECK(metrics_get(&m.requests[METRICS_GET][0]) == 1);
+    CHECK(metrics_get(&m.requests[METRICS_GET][4]) == 1);
+    CHECK(metrics_get(&m.duration[4]) == 1);                /* 10 ms < 10.5 ms <= 25 ms */
+    CHECK(metrics_get(&m.duration[METRICS_N_BOUNDS]) == 1); /* +Inf */
+    CHECK(metrics_get(&m.duration_us) == 10500 + 20000000);
+}
+
 int
 main(void)
 {
@@ -633,6 +703,7 @@ main(void)
     struct loop *loop = loop_new();
     test_coalesce(loop, false);
     test_coalesce(loop, true);
+    test_metrics(loop);
     /* Everything again with responses held to the end of the turn, as the
      * worker runs them. */
     for (int pass = 0; pass < 2; pass++) {
