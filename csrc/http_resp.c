@@ -24,20 +24,6 @@ put_str(char *p, const char *s, size_t n)
 }
 #define put_lit(p, lit) put_str((p), (lit), sizeof(lit) - 1)
 
-static char *
-put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (i > 0) {
-        *p++ = tmp[--i];
-    }
-    return p;
-}
 
 const char *
 http_date(void)
@@ -189,7 +175,7 @@ http_resp_send_head(struct http_resp *r, int64_t length_hint)
     if (r->content_length < 0 && st != 204 && st != 304 && !(st >= 100 && st < 200)) {
         if (length_hint >= 0) {
             e = put_lit(e, "Content-Length: ");
-            e = put_u64(e, (uint64_t)length_hint);
+            e = put_dec(e, (uint64_t)length_hint);
             e = put_lit(e, "\r\n");
             r->content_length = length_hint;
         } else if (r->no_body) {

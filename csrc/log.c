@@ -405,14 +405,8 @@ ob_put(struct obuf *b, const char *s, size_t n)
 static void
 ob_put_u64(struct obuf *b, uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    ob_put(b, tmp + i, sizeof(tmp) - i);
+    char tmp[20];
+    ob_put(b, tmp, (size_t)(put_dec(tmp, v) - tmp));
 }
 
 static inline bool

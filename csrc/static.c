@@ -503,21 +503,6 @@ put_hex(char *p, uint64_t v)
     return p;
 }
 
-static size_t
-fmt_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    size_t n = (size_t)i;
-    while (i > 0) {
-        *p++ = tmp[--i];
-    }
-    return n;
-}
 
 /* Strong: a new write gives a new mtime (nanoseconds), a new size, or both. */
 static size_t
@@ -808,7 +793,7 @@ serve_file(struct static_site *s, struct handler_ctx *x, const struct serve *v, 
     status(r, partial ? 206 : 200);
     add(r, "Content-Type", type->value, type->len);
     char num[24];
-    add(r, "Content-Length", num, fmt_u64(num, n));
+    add(r, "Content-Length", num, (size_t)(put_dec(num, n) - num));
     validators(r, rep, etag, elen, cc, cc_len, vary);
     add(r, "Accept-Ranges", "bytes", 5);
     if (pick != 0) {

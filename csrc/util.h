@@ -34,6 +34,22 @@ void errfmt(char *err, size_t errsz, const char *fmt, ...) __attribute__((format
  * [*b, *e) to the next item with blanks around it removed (may be empty). */
 bool list_next(const char **p, const char **b, const char **e);
 
+/* v in decimal at p (at most 20 bytes, no NUL); returns the end. */
+static inline char *
+put_dec(char *p, uint64_t v)
+{
+    char tmp[20];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (i > 0) {
+        *p++ = tmp[--i];
+    }
+    return p;
+}
+
 /* Monotonic time in seconds, and wall-clock time, both as doubles. */
 double now_mono(void);
 /* The same clock in whole milliseconds (the scoreboard's heartbeat) and
