@@ -443,9 +443,6 @@ wsgihost_main(int argc, char **argv)
             rc = 1;
         } else {
             rc = master_run(&cfg, ls, n_binds, metrics, reload_config);
-            if (cfg.preload) {
-                pyrt_finalize();
-            }
         }
         if (wsgi_hooks_server(HOOK_ON_EXIT) != 0 && rc == 0) {
             rc = 1;
