@@ -35,6 +35,8 @@
  * returns WSGI_PAUSED so the loop writes them out (PEP 3333: a server "must
  * not delay the transmission of any block"), then resumes the iteration. */
 #define WSGI_STREAM_FLUSH_SEC 0.02
+/* How long a body-less response's iterable may run before it is ended. */
+#define WSGI_NO_BODY_LIMIT_SEC 1.0
 /* A response item is queued at most this many bytes at a time, pausing
  * between slices while the client is slow: one bytes object of many
  * megabytes (a file cached in memory and shared by every request) is then
@@ -1696,7 +1698,8 @@ run_iter(struct wsgi_call *call)
             Py_ssize_t len = n - off > WSGI_WRITE_SLICE ? WSGI_WRITE_SLICE : n - off;
             http_resp_write(resp, PyBytes_AS_STRING(item) + off, (size_t)len);
             off += len;
-            if (off < n && !content_length_reached(resp) && http_resp_should_pause(resp)) {
+            if (off < n && !resp->no_body && !content_length_reached(resp) &&
+                http_resp_should_pause(resp)) {
                 call->pending = item;
                 call->pending_off = off;
                 call->last_flush = now_mono();
@@ -1709,11 +1712,30 @@ run_iter(struct wsgi_call *call)
              * sent; more would be truncated anyway. */
             break;
         }
+        double now;
+        if (resp->no_body) {
+            /* HEAD, 204, 304: the client has the whole response once the
+             * head is out, and may send its next request, on any
+             * connection, at once. So the head waits for the end of the
+             * iteration and close(), as under gunicorn's sync worker. An
+             * iterable still going after WSGI_NO_BODY_LIMIT_SEC is ended
+             * there (close()): none of its bytes would reach the client,
+             * and with nothing written nothing would notice the client
+             * leave, so an endless one would run for ever. */
+            if (now_mono() - call->last_flush >= WSGI_NO_BODY_LIMIT_SEC) {
+                log_warning("%.*s %.*s: a body-less response's iterable ran for over %.0f s; "
+                          "ended there",
+                          (int)call->req->method_len, call->req->method,
+                          (int)call->req->path_len, call->req->path, WSGI_NO_BODY_LIMIT_SEC);
+                break;
+            }
+            continue;
+        }
         if (http_resp_should_pause(resp)) {
             call->last_flush = now_mono();
             return WSGI_PAUSED;
         }
-        double now = now_mono();
+        now = now_mono();
         if (now - call->last_flush >= WSGI_STREAM_FLUSH_SEC) {
             call->last_flush = now;
             return WSGI_PAUSED;

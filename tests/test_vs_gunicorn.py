@@ -529,19 +529,7 @@ RAW = {
 
 
 @pytest.mark.parametrize("name", list(RAW))
-def test_pep3333(raw_pair, request, name):
-    if name == "close-called" and request.node.callspec.params.get("raw_pair") == "threads":
-        # Known difference, a race (about 1 in 1000 under load, found at the
-        # end of a session, not fixed yet): with app threads a HEAD
-        # response's head goes to the loop after the iterable's first chunk
-        # (yield_each_chunk), so the client has the whole HEAD response
-        # while the pool thread is still iterating; the iterable's close()
-        # can then run after the client's next request, on another
-        # connection, reached the app. Reproducer: HEAD /closing?T then, on a
-        # new connection, GET /was-closed?T, 3,000 times under CPU load.
-        request.applymarker(pytest.mark.xfail(
-            reason="HEAD with app threads: close() may follow the response on the wire",
-            strict=False))
+def test_pep3333(raw_pair, name):
     check_reference(f"raw/{name}", raw_pair.check(RAW[name])[0])
 
 

@@ -155,6 +155,40 @@ def test_close_on_head(close_server, close_log):
     assert wait_closed(close_log, "head") == 1
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_head_answered_after_close(server_factory, close_log, threads):
+    """A HEAD's client has the whole response with the head, and may send
+    its next request at once, on another connection: close() must have run
+    by then, as under gunicorn's sync worker (issue 12: the head went out
+    with the first chunk while a pool thread still iterated)."""
+    srv = server_factory("close_recorder:application", "--threads", str(threads),
+                         env={"WSGIHOST_TEST_CLOSE_LOG": str(close_log)})
+    tag = f"head-slow-{threads}"
+    r, c = get(srv, f"/slow?{tag}", method="HEAD")
+    c.close()
+    assert r.status == 200
+    assert r.body == b""
+    assert closes(close_log, tag) == 1, "the head arrived before close()"
+
+
+def test_head_of_endless_iterable_still_sent(close_server, close_log):
+    """The head of a body-less response waits for the iterable's end, but
+    not for ever: an endless one is ended (close()) after about a second,
+    with a warning, and the head sent; nothing of it would reach the client,
+    and nothing would notice the client leave."""
+    mark = close_server.log_mark()
+    r, c = get(close_server, "/infinite?head-endless", method="HEAD")
+    c.close()
+    assert r.status == 200
+    assert r.body == b""
+    assert closes(close_log, "head-endless") == 1
+    assert "HEAD /infinite: a body-less response's iterable ran for over 1 s; ended there" \
+        in close_server.log_since(mark)
+    r, c = get(close_server, "/normal?after-endless")
+    c.close()
+    assert r.body == b"one two three"
+
+
 def test_close_on_exception_before_head(close_server, close_log):
     r, c = get(close_server, "/raise-first?raise-first")
     c.close()

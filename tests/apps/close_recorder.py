@@ -4,6 +4,7 @@ The record goes to the file named by $WSGIHOST_TEST_CLOSE_LOG, one line
 "close <tag>" per call, where <tag> is the query string; the tests poll it.
 """
 import os
+import time
 
 LOG = os.environ.get("WSGIHOST_TEST_CLOSE_LOG")
 
@@ -14,8 +15,9 @@ def record(line):
 
 
 class Result:
-    def __init__(self, tag, chunks, fail_at=None, infinite=False):
+    def __init__(self, tag, chunks, fail_at=None, infinite=False, pause=0):
         self.tag = tag
+        self.pause = pause
         self.chunks = chunks
         self.fail_at = fail_at
         self.infinite = infinite
@@ -25,6 +27,8 @@ class Result:
         while self.infinite or i < len(self.chunks):
             if i == self.fail_at:
                 raise RuntimeError("failing in iteration %d" % i)
+            if i and self.pause:
+                time.sleep(self.pause)
             yield self.chunks[i % len(self.chunks)]
             i += 1
 
@@ -46,6 +50,11 @@ def application(environ, start_response):
     if path == "/raise-later":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Result(tag, [b"a" * 1000, b"b" * 1000, b"c"], fail_at=2)
+    if path == "/slow":
+        # Takes its time between chunks: a HEAD's client must not see the
+        # response before close() ran.
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Result(tag, [b"one ", b"two"], pause=0.3)
     if path == "/infinite":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return Result(tag, [b"x" * 65536], infinite=True)
