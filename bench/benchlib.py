@@ -371,11 +371,12 @@ class Proc:
 # ---------------------------------------------------------------------------
 # CPU accounting from /proc
 
-def _proc_table():
+def _proc_table(split=False):
     """pid -> (ppid, cpu ticks) for every process. cpu ticks = utime + stime +
     cutime + cstime: a worker that exited and was reaped during the measurement
     is counted in its parent's cutime/cstime, and no live process is counted
-    twice (cutime only holds children that are gone)."""
+    twice (cutime only holds children that are gone). With split:
+    pid -> (ppid, user ticks, system ticks)."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -387,25 +388,33 @@ def _proc_table():
             continue
         rest = stat[stat.rfind(")") + 2:].split()
         # fields after "(comm)": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14
-        table[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
+        if split:
+            table[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[13]),
+                                 int(rest[12]) + int(rest[14]))
+        else:
+            table[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
     return table
 
 
-def tree_cpu_seconds(root_pids):
-    """CPU seconds used so far by the given processes and all their descendants."""
-    table = _proc_table()
+def tree_cpu_seconds(root_pids, split=False):
+    """CPU seconds used so far by the given processes and all their
+    descendants; with split, (user seconds, system seconds)."""
+    table = _proc_table(split=True)
     children = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    seen, stack, ticks = set(), list(root_pids), 0
+    seen, stack, user, system = set(), list(root_pids), 0, 0
     while stack:
         pid = stack.pop()
         if pid in seen or pid not in table:
             continue
         seen.add(pid)
-        ticks += table[pid][1]
+        user += table[pid][1]
+        system += table[pid][2]
         stack.extend(children.get(pid, ()))
-    return ticks / CLK_TCK
+    if split:
+        return user / CLK_TCK, system / CLK_TCK
+    return (user + system) / CLK_TCK
 
 
 # ---------------------------------------------------------------------------
@@ -479,8 +488,8 @@ class Running:
     def url(self, path):
         return f"http://{self.host}:{self.port}{path}"
 
-    def cpu_seconds(self):
-        return tree_cpu_seconds([p.pid for p in self.procs])
+    def cpu_seconds(self, split=False):
+        return tree_cpu_seconds([p.pid for p in self.procs], split=split)
 
     def alive(self):
         return all(p.alive() for p in self.procs)
@@ -589,11 +598,15 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
 
 def measure_wrk(run, path, duration, conns=64):
     """wrk against a running setup, with the server's CPU time per response."""
-    cpu0 = run.cpu_seconds()
+    u0, s0 = run.cpu_seconds(split=True)
     res = run_wrk(run.url(path), duration, conns=conns)
-    cpu1 = run.cpu_seconds()
+    u1, s1 = run.cpu_seconds(split=True)
+    cpu0, cpu1 = u0 + s0, u1 + s1
     res["cpu_s"] = cpu1 - cpu0
-    res["cpu_us_per_resp"] = (cpu1 - cpu0) / res["requests"] * 1e6 if res["requests"] else None
+    n = res["requests"]
+    res["cpu_us_per_resp"] = (cpu1 - cpu0) / n * 1e6 if n else None
+    res["user_us_per_resp"] = (u1 - u0) / n * 1e6 if n else None
+    res["sys_us_per_resp"] = (s1 - s0) / n * 1e6 if n else None
     if not run.alive():
         raise StartError(f"{run.setup.label} died during wrk; see {run.procs[0].log_path}")
     return res
