@@ -253,6 +253,9 @@ close_now(struct conn *c)
         c->next->prev = c->prev;
     }
     s->n_conns--;
+    if (c->peer_eof) {
+        s->n_peer_gone--;
+    }
     if (s->metrics != NULL) {
         atomic_store_explicit(&s->metrics->conns_open, (int64_t)s->n_conns, memory_order_relaxed);
     }
@@ -579,6 +582,21 @@ io_read(struct conn *c, void *buf, size_t n)
     return r;
 }
 
+/* The client closed its side: counted, so that the owner's idea of its
+ * load (accept balancing) leaves out clients that are gone while their
+ * last response is still in the making. */
+static void
+peer_gone(struct conn *c)
+{
+    if (!c->peer_eof) {
+        c->peer_eof = true;
+        c->srv->n_peer_gone++;
+        if (c->srv->peer_gone != NULL) {
+            c->srv->peer_gone(c->srv);
+        }
+    }
+}
+
 static void
 read_input(struct conn *c)
 {
@@ -599,7 +617,7 @@ read_input(struct conn *c)
             continue;
         }
         if (n == 0) {
-            c->peer_eof = true;
+            peer_gone(c);
             return;
         }
         if (errno == EINTR) {
@@ -610,7 +628,7 @@ read_input(struct conn *c)
                 log_debug("read from %s:%d failed: %s", c->meta.remote_addr,
                           c->meta.remote_port, c->io->error(c->io_ctx));
             }
-            c->peer_eof = true;
+            peer_gone(c);
             close_now(c);
         }
         return;

@@ -33,6 +33,9 @@ struct conn_server {
     void (*request_done)(struct conn_server *s);
     /* A connection closed: n_conns went down. */
     void (*conn_closed)(struct conn_server *s);
+    /* A client closed its side while its connection stays open for a while
+     * (n_peer_gone went up); NULL = not told. */
+    void (*peer_gone)(struct conn_server *s);
     /* Where the responses, bytes and connections are counted
      * (--metrics-bind); NULL = not counted. */
     struct metrics_counters *metrics;
@@ -50,6 +53,8 @@ struct conn_server {
     bool flushing;
     struct conn *zombies; /* closed, freed by conn_server_free_closed() */
     size_t n_conns;
+    size_t n_peer_gone;   /* of n_conns: the client closed its side (EOF read); its
+                           * response may still be on the way */
     size_t n_detached;    /* closed, waiting for their handler to let go */
 };
 

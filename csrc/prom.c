@@ -255,8 +255,8 @@ render_workers(struct buf *b, const struct prom_view *v)
                w_requests);
     per_worker(b, v, "wsgihost_worker_restarts_total", "counter",
                "Workers started in this slot after its first.", w_restarts);
-    per_worker(b, v, "wsgihost_worker_connections", "gauge", "The worker's open connections.",
-               w_conns);
+    per_worker(b, v, "wsgihost_worker_connections", "gauge",
+               "The worker's open connections whose client has not closed its side.", w_conns);
     per_worker(b, v, "wsgihost_worker_resident_memory_bytes", "gauge",
                "The worker's resident set size (/proc/PID/statm).", w_rss);
 }

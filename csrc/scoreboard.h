@@ -14,7 +14,7 @@ struct scoreboard_slot {
     _Atomic int booted;            /* the app is loaded, serving */
     _Atomic int64_t busy_since_ms; /* now_mono_ms() when the current app call began, 0 = idle */
     _Atomic uint64_t requests;
-    _Atomic int n_conns;           /* open connections, for accept balancing */
+    _Atomic int n_conns;           /* open connections whose client is there, for accept balancing */
     _Atomic int accepting;         /* watching the listening sockets */
     char req[256];                 /* "GET /path from 1.2.3.4" of the current call */
     struct metrics_counters metrics; /* --metrics-bind: this worker's counters */

@@ -97,11 +97,22 @@ stop_accepting(struct worker *w, bool close_sockets)
 
 static void start_accepting(struct worker *w);
 
+/* The load accept balancing compares: open connections whose client is
+ * still there. A burst of clients that closed (wrk ending its run) with
+ * requests still queued here would otherwise count for as long as this
+ * worker takes to answer them, and the next burst, balanced against that,
+ * would leave this worker with a few of its keep-alive clients for good. */
+static int
+live_conns(const struct worker *w)
+{
+    return (int)(w->srv.n_conns - w->srv.n_peer_gone);
+}
+
 static void
 publish_load(struct worker *w)
 {
     if (w->slot != NULL) {
-        w->slot->n_conns = (int)w->srv.n_conns;
+        w->slot->n_conns = live_conns(w);
         /* A short pause after handing a burst to a peer still counts as
          * accepting: otherwise the peer, seeing nobody else, takes it all. */
         w->slot->accepting = w->accepting || w->accept_resume_at > 0;
@@ -123,7 +134,7 @@ defer_accept(struct worker *w)
         return 0;
     }
     int64_t now_ms = now_mono_ms();
-    int mine = (int)w->srv.n_conns;
+    int mine = live_conns(w);
     int best_pid = 0, best = mine - ACCEPT_SLACK;
     for (int i = 0; i < SCOREBOARD_SLOTS; i++) {
         struct scoreboard_slot *s = &scoreboard[i];
@@ -235,6 +246,12 @@ on_conn_closed(struct conn_server *s)
         start_accepting(w);
     }
     publish_load(w);
+}
+
+static void
+on_peer_gone(struct conn_server *s)
+{
+    publish_load(container_of(s, struct worker, srv));
 }
 
 static void begin_stop(struct worker *w, bool graceful);
@@ -476,6 +493,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     w.srv.drain_waits_idle = multiprocess;
     w.srv.request_done = on_request_done;
     w.srv.conn_closed = on_conn_closed;
+    w.srv.peer_gone = on_peer_gone;
     w.srv.coalesce_writes = !getenv("WSGIHOST_NO_COALESCE");
     loop_set_turn_end(w.loop, conn_server_turn_end, &w.srv);
     if (cfg->metrics_bind != NULL) {

@@ -353,6 +353,37 @@ test_later(struct loop *loop)
     close(fd);
 }
 
+/* The client sends a request and closes its side while the handler has
+ * it: the connection stays (its response may still be read) but counts in
+ * n_peer_gone, which accept balancing leaves out, until it closes. */
+static void
+test_peer_gone_while_later(struct loop *loop)
+{
+    struct fake f;
+    fake_init(&f, LATER_ONCE);
+    struct conn_server s = server(loop, &f.h);
+    current = &s;
+    int fd = connect_pair(&s);
+    char buf[256];
+    send_all(fd, GET_A);
+    shutdown(fd, SHUT_WR);
+    pump(loop, fd, buf, sizeof(buf), 30, NULL);
+    CHECK(f.pending != NULL);
+    CHECK(s.n_conns == 1 && s.n_peer_gone == 1);
+    struct handler_ctx *x = f.pending;
+    f.pending = NULL;
+    f.mode = ANSWER;
+    answer(x->resp, "aaa", 3);
+    http_resp_finish(x->resp);
+    x->finished(x, HANDLER_DONE);
+    bool eof = false;
+    pump(loop, fd, buf, sizeof(buf), 50, &eof);
+    CHECK(count(buf, "HTTP/1.1 200 OK") == 1 && eof); /* answered, then closed */
+    CHECK(s.n_conns == 0 && s.n_peer_gone == 0);
+    conn_server_free_closed(&s);
+    close(fd);
+}
+
 static void
 test_stop_while_later(struct loop *loop)
 {
@@ -713,6 +744,7 @@ main(void)
         test_pipelining_behind_big_response(loop);
         test_paused(loop);
         test_later(loop);
+        test_peer_gone_while_later(loop);
         test_stop_while_later(loop);
         test_chain(loop);
         test_keepalive_timer(loop);
