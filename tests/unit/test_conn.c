@@ -320,6 +320,19 @@ test_paused(struct loop *loop)
     close(fd);
 }
 
+/* The handler's LATER request is answered "elsewhere" ("aaa"), and the
+ * loop is told. */
+static void
+answer_pending(struct fake *f)
+{
+    struct handler_ctx *x = f->pending;
+    f->pending = NULL;
+    f->mode = ANSWER;
+    answer(x->resp, "aaa", 3);
+    http_resp_finish(x->resp);
+    x->finished(x, HANDLER_DONE);
+}
+
 static void
 test_later(struct loop *loop)
 {
@@ -338,13 +351,7 @@ test_later(struct loop *loop)
     send_all(fd, GET_B);
     pump(loop, fd, buf, sizeof(buf), 30, NULL);
     CHECK(f.handled == 1 && buf[0] == '\0');
-    /* "The pool thread" answers; the loop is told. */
-    struct handler_ctx *x = f.pending;
-    f.pending = NULL;
-    f.mode = ANSWER;
-    answer(x->resp, "aaa", 3);
-    http_resp_finish(x->resp);
-    x->finished(x, HANDLER_DONE);
+    answer_pending(&f); /* "the pool thread" answers; the loop is told */
     pump(loop, fd, buf, sizeof(buf), 50, NULL);
     CHECK(count(buf, "HTTP/1.1 200 OK") == 2);
     CHECK(f.handled == 2 && n_done == 2);
@@ -370,12 +377,7 @@ test_peer_gone_while_later(struct loop *loop)
     pump(loop, fd, buf, sizeof(buf), 30, NULL);
     CHECK(f.pending != NULL);
     CHECK(s.n_conns == 1 && s.n_peer_gone == 1);
-    struct handler_ctx *x = f.pending;
-    f.pending = NULL;
-    f.mode = ANSWER;
-    answer(x->resp, "aaa", 3);
-    http_resp_finish(x->resp);
-    x->finished(x, HANDLER_DONE);
+    answer_pending(&f);
     bool eof = false;
     pump(loop, fd, buf, sizeof(buf), 50, &eof);
     CHECK(count(buf, "HTTP/1.1 200 OK") == 1 && eof); /* answered, then closed */
