@@ -76,7 +76,8 @@ def make_tree(root):
     (d / "abs.html").symlink_to(d / "index.html")  # absolute, even if inside: refused
     (d / "loop1").symlink_to("loop2")
     (d / "loop2").symlink_to("loop1")
-    (d / "proc").symlink_to("/proc/self/root/etc/hostname")
+    # Relative, climbing out of the tree to a magic link of /proc (to a file).
+    (d / "proc").symlink_to("../" * 64 + "proc/self/exe")
     os.mkfifo(d / "fifo")
     return d
 
