@@ -42,6 +42,21 @@ family(struct buf *b, const char *name, const char *type, const char *help)
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family with one unlabelled sample. */
+static void
+counter(struct buf *b, const char *name, const char *help, uint64_t v)
+{
+    family(b, name, "counter", help);
+    put(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void
+gauge(struct buf *b, const char *name, const char *help, long long v)
+{
+    family(b, name, "gauge", help);
+    put(b, "%s %lld\n", name, v);
+}
+
 /* A label value: backslash, double quote and newline escaped. */
 static void
 put_label(struct buf *b, const char *v)
@@ -117,27 +132,22 @@ render_requests(struct buf *b, const struct metrics_counters *sum)
 static void
 render_traffic(struct buf *b, const struct metrics_counters *sum)
 {
-    family(b, "wsgihost_received_bytes_total", "counter",
-           "Bytes read from clients (after TLS decryption).");
-    put(b, "wsgihost_received_bytes_total %llu\n", (unsigned long long)metrics_get(&sum->bytes_in));
-    family(b, "wsgihost_sent_bytes_total", "counter",
-           "Bytes written to clients, heads and bodies (before TLS encryption).");
-    put(b, "wsgihost_sent_bytes_total %llu\n", (unsigned long long)metrics_get(&sum->bytes_out));
-    family(b, "wsgihost_connections_total", "counter", "Client connections accepted.");
-    put(b, "wsgihost_connections_total %llu\n",
-        (unsigned long long)metrics_get(&sum->conns_accepted));
-    family(b, "wsgihost_connections_open", "gauge", "Client connections open now.");
-    put(b, "wsgihost_connections_open %lld\n",
-        (long long)atomic_load_explicit(&sum->conns_open, memory_order_relaxed));
-    family(b, "wsgihost_connections_active", "gauge",
-           "Connections with a request being answered now (the others are idle in keep-alive "
-           "or still sending a request).");
-    put(b, "wsgihost_connections_active %lld\n",
-        (long long)atomic_load_explicit(&sum->conns_active, memory_order_relaxed));
-    family(b, "wsgihost_pool_queued", "gauge",
-           "App calls waiting for a free pool thread (--threads), all workers.");
-    put(b, "wsgihost_pool_queued %lld\n",
-        (long long)atomic_load_explicit(&sum->pool_queued, memory_order_relaxed));
+    counter(b, "wsgihost_received_bytes_total", "Bytes read from clients (after TLS decryption).",
+            metrics_get(&sum->bytes_in));
+    counter(b, "wsgihost_sent_bytes_total",
+            "Bytes written to clients, heads and bodies (before TLS encryption).",
+            metrics_get(&sum->bytes_out));
+    counter(b, "wsgihost_connections_total", "Client connections accepted.",
+            metrics_get(&sum->conns_accepted));
+    gauge(b, "wsgihost_connections_open", "Client connections open now.",
+          (long long)atomic_load_explicit(&sum->conns_open, memory_order_relaxed));
+    gauge(b, "wsgihost_connections_active",
+          "Connections with a request being answered now (the others are idle in keep-alive "
+          "or still sending a request).",
+          (long long)atomic_load_explicit(&sum->conns_active, memory_order_relaxed));
+    gauge(b, "wsgihost_pool_queued",
+          "App calls waiting for a free pool thread (--threads), all workers.",
+          (long long)atomic_load_explicit(&sum->pool_queued, memory_order_relaxed));
     family(b, "wsgihost_tls_handshakes_total", "counter",
            "TLS handshakes on the app's listeners, by result (failed includes clients that "
            "left before finishing one).");
@@ -217,22 +227,18 @@ render_workers(struct buf *b, const struct prom_view *v)
     for (size_t i = 0; i < v->n_workers; i++) {
         busy += v->workers[i].slot->busy_since_ms > 0;
     }
-    family(b, "wsgihost_workers", "gauge",
-           "Worker processes alive (booting, serving or stopping).");
-    put(b, "wsgihost_workers %zu\n", v->n_workers);
-    family(b, "wsgihost_workers_desired", "gauge", "Worker processes wanted (-w, TTIN/TTOU).");
-    put(b, "wsgihost_workers_desired %d\n", v->workers_desired);
-    family(b, "wsgihost_workers_busy", "gauge", "Workers inside an app call now.");
-    put(b, "wsgihost_workers_busy %d\n", busy);
-    family(b, "wsgihost_worker_boots_total", "counter", "Worker processes started.");
-    put(b, "wsgihost_worker_boots_total %llu\n", (unsigned long long)v->boots);
-    family(b, "wsgihost_worker_deaths_total", "counter",
-           "Workers that exited without being asked to (a crash, a signal, the OOM killer, a "
-           "failed boot).");
-    put(b, "wsgihost_worker_deaths_total %llu\n", (unsigned long long)v->deaths);
-    family(b, "wsgihost_worker_timeouts_total", "counter",
-           "Workers killed by --timeout (busy in one request for too long).");
-    put(b, "wsgihost_worker_timeouts_total %llu\n", (unsigned long long)v->timeouts);
+    gauge(b, "wsgihost_workers", "Worker processes alive (booting, serving or stopping).",
+          (long long)v->n_workers);
+    gauge(b, "wsgihost_workers_desired", "Worker processes wanted (-w, TTIN/TTOU).",
+          v->workers_desired);
+    gauge(b, "wsgihost_workers_busy", "Workers inside an app call now.", busy);
+    counter(b, "wsgihost_worker_boots_total", "Worker processes started.", v->boots);
+    counter(b, "wsgihost_worker_deaths_total",
+            "Workers that exited without being asked to (a crash, a signal, the OOM killer, a "
+            "failed boot).",
+            v->deaths);
+    counter(b, "wsgihost_worker_timeouts_total",
+            "Workers killed by --timeout (busy in one request for too long).", v->timeouts);
 
     per_worker(b, v, "wsgihost_worker_pid", "gauge", "The worker's process id.", w_pid);
     per_worker(b, v, "wsgihost_worker_ready", "gauge",
