@@ -1712,7 +1712,6 @@ run_iter(struct wsgi_call *call)
              * sent; more would be truncated anyway. */
             break;
         }
-        double now;
         if (resp->no_body) {
             /* HEAD, 204, 304: the client has the whole response once the
              * head is out, and may send its next request, on any
@@ -1724,9 +1723,9 @@ run_iter(struct wsgi_call *call)
              * leave, so an endless one would run for ever. */
             if (now_mono() - call->last_flush >= WSGI_NO_BODY_LIMIT_SEC) {
                 log_warning("%.*s %.*s: a body-less response's iterable ran for over %.0f s; "
-                          "ended there",
-                          (int)call->req->method_len, call->req->method,
-                          (int)call->req->path_len, call->req->path, WSGI_NO_BODY_LIMIT_SEC);
+                            "ended there",
+                            (int)call->req->method_len, call->req->method,
+                            (int)call->req->path_len, call->req->path, WSGI_NO_BODY_LIMIT_SEC);
                 break;
             }
             continue;
@@ -1735,7 +1734,7 @@ run_iter(struct wsgi_call *call)
             call->last_flush = now_mono();
             return WSGI_PAUSED;
         }
-        now = now_mono();
+        double now = now_mono();
         if (now - call->last_flush >= WSGI_STREAM_FLUSH_SEC) {
             call->last_flush = now;
             return WSGI_PAUSED;
