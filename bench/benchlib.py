@@ -583,17 +583,30 @@ def _check_serves(run):
 # ---------------------------------------------------------------------------
 # Measurements
 
+def tcp_out_segments():
+    """The kernel's count of TCP segments sent (/proc/net/snmp Tcp OutSegs),
+    or None where it cannot be read."""
+    try:
+        lines = [l.split() for l in Path("/proc/net/snmp").read_text().splitlines()
+                 if l.startswith("Tcp:")]
+        return int(lines[1][lines[0].index("OutSegs")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_wrk(url, duration, conns=64, threads=1, timeout=None):
     """wrk with --latency and the JSON reporter; returns a dict (latencies in ms)."""
     argv = [*find_tool("wrk"), f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency",
             "-s", str(BENCH / "wrk-report.lua"), url]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    segs0 = tcp_out_segments()
     try:
         r = subprocess.run(argv, capture_output=True, text=True,
                            timeout=timeout or duration + 30)
     except subprocess.TimeoutExpired:
         raise StartError(f"wrk did not finish within {duration + 30} s")
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    segs1 = tcp_out_segments()
     m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
     if r.returncode != 0 or not m:
         raise StartError(f"wrk failed ({r.returncode}): {r.stdout[-1000:]}{r.stderr[-1000:]}")
@@ -612,6 +625,12 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
         # a server that wakes it once per response costs it more.
         "client_cpu_us_per_resp": ((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime)
                                    / d["requests"] * 1e6 if d["requests"] else None),
+        # TCP segments sent by both ends (and anything else on the machine)
+        # per response: 2.0 is the floor for keep-alive request/response, one
+        # segment each way with the ACKs riding on them.
+        "tcp_segs_per_resp": ((segs1 - segs0) / d["requests"]
+                              if d["requests"] and segs0 is not None and segs1 is not None
+                              else None),
     }
 
 
