@@ -1970,14 +1970,17 @@ wsgi_handle(const struct http_req *req, struct http_resp *resp, struct wsgi_call
         goto leave;
     }
     call->sr->call = call;
-    if (UNLIKELY(wsgi_hooks_per_request) && wsgi_hooks_pre_request(req, &call->hook_req) < 0) {
-        /* pre_request raised: a 500, as gunicorn answers it. */
-        rc = fail_call(call);
-        goto leave;
-    }
     wsgi_input_attach(call->input, &req->body);
     call->environ = build_environ(call);
     if (!call->environ) {
+        rc = fail_call(call);
+        goto leave;
+    }
+    if (UNLIKELY(wsgi_hooks_per_request) &&
+        wsgi_hooks_pre_request(req, call->environ, &call->hook_req) < 0) {
+        /* pre_request raised: a 500, as gunicorn answers it; post_request
+         * gets environ {}, as in gunicorn, where the hook runs first. */
+        Py_CLEAR(call->environ);
         rc = fail_call(call);
         goto leave;
     }

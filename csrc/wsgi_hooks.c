@@ -183,6 +183,52 @@ static const char hooks_runtime[] =
     "        return lambda worker, req, environ, resp: fn(worker, req)\n"
     "    return fn\n"
     "\n"
+    "def header_environ(headers):\n"
+    "    \"\"\"The environ keys wsgi.c makes of these fields: HTTP_<NAME>, CONTENT_TYPE\n"
+    "    and CONTENT_LENGTH; names with '_' dropped; repeats joined (Cookie: '; ').\"\"\"\n"
+    "    env = {}\n"
+    "    for name, value in headers:\n"
+    "        if '_' in name:\n"
+    "            continue\n"
+    "        key = name.upper().replace('-', '_')\n"
+    "        if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):\n"
+    "            key = 'HTTP_' + key\n"
+    "        if key in env:\n"
+    "            env[key] += ('; ' if key == 'HTTP_COOKIE' else ',') + value\n"
+    "        else:\n"
+    "            env[key] = value\n"
+    "    return env\n"
+    "\n"
+    "def adapt_pre_request(fn):\n"
+    "    \"\"\"gunicorn builds the environ from req after pre_request, so what the hook\n"
+    "    changes in req.headers, .method, .uri, .path and .query reaches the app.\n"
+    "    wsgi.c builds it from the parsed request; this carries the changes over.\"\"\"\n"
+    "    from urllib.parse import unquote_to_bytes\n"
+    "    def pre_request(worker, req, environ):\n"
+    "        seen = (req.method, req.uri, req.path, req.query, list(req.headers))\n"
+    "        fn(worker, req)\n"
+    "        if req.headers != seen[4]:\n"
+    "            before, after = header_environ(seen[4]), header_environ(req.headers)\n"
+    "            for k in before.keys() - after.keys():\n"
+    "                del environ[k]\n"
+    "            for k, v in after.items():\n"
+    "                if before.get(k) != v:\n"
+    "                    environ[k] = v\n"
+    "        if req.method != seen[0]:\n"
+    "            environ['REQUEST_METHOD'] = req.method\n"
+    "        if req.uri != seen[1]:\n"
+    "            environ['RAW_URI'] = environ['REQUEST_URI'] = req.uri\n"
+    "        if req.query != seen[3]:\n"
+    "            environ['QUERY_STRING'] = req.query\n"
+    "        if req.path != seen[2]:\n"
+    "            script, path = environ.get('SCRIPT_NAME', ''), req.path\n"
+    "            if script and path != script and not path.startswith(script + '/'):\n"
+    "                raise ValueError('pre_request set req.path to %r, outside SCRIPT_NAME %r'\n"
+    "                                 % (path, script))\n"
+    "            environ['PATH_INFO'] = unquote_to_bytes(\n"
+    "                path[len(script):].encode('latin-1')).decode('latin-1')\n"
+    "    return pre_request\n"
+    "\n"
     "class Hooks:\n"
     "    \"\"\"The config file run once in this process, its hooks and the objects\n"
     "    they get. wsgi_hooks.c calls the methods.\"\"\"\n"
@@ -209,6 +255,8 @@ static const char hooks_runtime[] =
     "            if v is None:\n"
     "                continue\n"
     "            fns[name] = resolve(name, v) if isinstance(v, str) else v\n"
+    "        if 'pre_request' in fns:\n"
+    "            fns['pre_request'] = adapt_pre_request(fns['pre_request'])\n"
     "        if 'post_request' in fns:\n"
     "            fns['post_request'] = adapt_post_request(fns['post_request'])\n"
     "        self.fns = fns\n"
@@ -999,7 +1047,7 @@ request_headers(const struct http_req *req)
 }
 
 int
-wsgi_hooks_pre_request(const struct http_req *req, PyObject **req_obj)
+wsgi_hooks_pre_request(const struct http_req *req, PyObject *environ, PyObject **req_obj)
 {
     const struct http_conn_meta *m = req->meta;
     PyObject *addr = m != NULL && m->remote_addr[0]
@@ -1031,8 +1079,8 @@ wsgi_hooks_pre_request(const struct http_req *req, PyObject **req_obj)
         return -1;
     }
     if (fn_pre_request != NULL) {
-        PyObject *a[2] = {worker_obj, r};
-        PyObject *res = PyObject_Vectorcall(fn_pre_request, a, 2, NULL);
+        PyObject *a[3] = {worker_obj, r, environ};
+        PyObject *res = PyObject_Vectorcall(fn_pre_request, a, 3, NULL);
         if (res == NULL) {
             return -1;
         }

@@ -65,8 +65,11 @@ void wsgi_hooks_finish(void);
 extern bool wsgi_hooks_per_request;
 struct _object;
 /* GIL held. Makes req's object (*req_obj, a new reference) and calls
- * pre_request(worker, req). -1 with the hook's exception pending. */
-int wsgi_hooks_pre_request(const struct http_req *req, struct _object **req_obj);
+ * pre_request(worker, req); what the hook changed in req (headers, method,
+ * uri, path, query) is then carried into environ, which gunicorn builds
+ * from req after the hook. -1 with the hook's exception pending. */
+int wsgi_hooks_pre_request(const struct http_req *req, struct _object *environ,
+                           struct _object **req_obj);
 /* GIL held, no exception pending: post_request(worker, req, environ, resp)
  * (environ NULL = {}); an exception is logged. */
 void wsgi_hooks_post_request(struct _object *req_obj, struct _object *environ,

@@ -340,6 +340,71 @@ def test_pre_and_post_request_get_gunicorns_objects(server_factory, tmp_path):
     assert post[0]["path_info"] == "/items/7" and post[1]["method"] == "POST"
 
 
+PRE_REQUEST_EDITS = """
+    workers = 1
+    def pre_request(worker, req):
+        if not req.path.startswith("/environ"):
+            return
+        req.headers.append(("X-REQUEST-ID", "rid-1"))
+        req.headers.append(("X-TWICE", "a"))
+        req.headers.append(("X-TWICE", "b"))
+        req.headers = [(n, "text/csv" if n == "CONTENT-TYPE" else v)
+                       for n, v in req.headers if n != "USER-AGENT"]
+        if req.query == "rewrite":
+            req.method = "PUT"
+            req.path = "/environ/re%20written"
+            req.query = "a=1"
+            req.uri = "/environ/re%20written?a=1"
+    """
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_pre_request_edits_of_req_reach_the_environ(server_factory, tmp_path, threads):
+    """gunicorn builds the environ from req after pre_request, so a header the
+    hook adds (a request id) or drops, and a rewritten method, path or query,
+    are what the app sees. The expected values are what gunicorn 20.1 gives
+    for this hook."""
+    conf = Conf(tmp_path, PRE_REQUEST_EDITS)
+    srv = serve(server_factory, conf, "--threads", str(threads))
+    workers_ready(srv, 1)
+    r = srv.request("POST", "/environ?rewrite", body=b"hello",
+                    headers=[("Content-Type", "text/plain"), ("User-Agent", "ua/1")])
+    assert r.status == 200, r.body
+    e = json.loads(r.body)
+    assert e["REQUEST_METHOD"] == "PUT" and e["PATH_INFO"] == "/environ/re written"
+    assert e["QUERY_STRING"] == "a=1" and e["RAW_URI"] == "/environ/re%20written?a=1"
+    assert e["REQUEST_URI"] == "/environ/re%20written?a=1"
+    assert e["HTTP_X_REQUEST_ID"] == "rid-1" and e["HTTP_X_TWICE"] == "a,b"
+    assert e["CONTENT_TYPE"] == "text/csv" and "HTTP_USER_AGENT" not in e
+    assert e["CONTENT_LENGTH"] == "5" and e["body"] == "hello"  # the body is untouched
+    assert e["HTTP_HOST"] == f"127.0.0.1:{srv.port}"
+    # not rewritten: the parsed request's values, the hook's headers
+    e = json.loads(srv.get("/environ?x", headers=[("User-Agent", "ua/1")]).body)
+    assert e["REQUEST_METHOD"] == "GET" and e["PATH_INFO"] == "/environ"
+    assert e["QUERY_STRING"] == "x" and e["HTTP_X_REQUEST_ID"] == "rid-1"
+    assert "HTTP_USER_AGENT" not in e and "CONTENT_TYPE" not in e
+    # a route the hook leaves alone keeps every field
+    e = srv.get("/elsewhere", headers=[("User-Agent", "ua/1")])
+    assert e.status == 200 and e.body == b"ok"
+
+
+def test_pre_request_path_outside_script_name_is_a_500(server_factory, tmp_path):
+    conf = Conf(tmp_path, """
+        workers = 1
+        def pre_request(worker, req):
+            if req.query == "escape":
+                req.path = "/elsewhere"
+        """)
+    srv = serve(server_factory, conf, env={"SCRIPT_NAME": "/shop"})
+    workers_ready(srv, 1)
+    e = json.loads(srv.get("/shop/environ").body)
+    assert e["SCRIPT_NAME"] == "/shop" and e["PATH_INFO"] == "/environ"
+    r = srv.get("/shop/environ?escape")
+    assert r.status == 500
+    assert "pre_request set req.path to '/elsewhere', outside SCRIPT_NAME '/shop'" in srv.log()
+    assert srv.get("/shop/environ").status == 200
+
+
 def test_request_hooks_with_threads_and_the_short_post_request(server_factory, tmp_path):
     """gthread runs the hooks on the worker's threads; gunicorn also takes
     post_request(worker, req)."""

@@ -5,6 +5,8 @@ sees whether post_fork ran before the import). Routes:
            and logs through logging (the app's logger "shop" and gunicorn.error)
   /env     {"pid", "otel"}: os.environ's OTEL_WORKER_PID, set by a post_fork hook
   /sleep   ?ms=N
+  /environ[/...]  the environ's CGI and HTTP_ keys (str values) as JSON,
+           and "body": what wsgi.input gave for CONTENT_LENGTH
   /boom    answers 200 (a pre_request hook makes it fail)
   /forkabort  forks a child (no exec) that calls abort(); answers how it ended
   other    "ok" with a header of its own
@@ -37,6 +39,11 @@ def application(environ, start_response):
     elif path == "/env":
         body = json.dumps({"pid": os.getpid(),
                            "otel": os.environ.get("OTEL_WORKER_PID")}).encode()
+    elif path.startswith("/environ"):
+        seen = {k: v for k, v in environ.items() if k.isupper() and isinstance(v, str)}
+        n = int(environ.get("CONTENT_LENGTH") or 0)
+        seen["body"] = environ["wsgi.input"].read(n).decode("latin-1")
+        body = json.dumps(seen).encode()
     elif path == "/forkabort":
         child = os.fork()
         if child == 0:
