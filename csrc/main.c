@@ -434,6 +434,10 @@ wsgihost_main(int argc, char **argv)
                  ls[i].inherited ? " (from systemd)" : "");
     }
     banner_log(&cfg, ls, n_binds);
+    if (wsgi_hooks_listeners(ls, n_binds) != 0) {
+        close_listeners(ls, n_binds, tls_ctx);
+        return 1;
+    }
     struct listener *metrics = metrics_l.fd >= 0 ? &metrics_l : NULL;
     if (metrics != NULL) {
         log_info("Metrics at: %s (/metrics, /healthz)", metrics_l.display);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "pyrt.h"
 #include "sig.h"
@@ -90,11 +91,34 @@ static const char hooks_runtime[] =
     "    def __repr__(self):\n"
     "        return '<wsgihost config %s>' % self.__dict__.get('config')\n"
     "\n"
+    "class Listener:\n"
+    "    \"\"\"What gunicorn's server.LISTENERS and worker.sockets hold: one bound\n"
+    "    socket; str() as gunicorn prints it ('http://127.0.0.1:8000',\n"
+    "    'unix:/run/app.sock').\"\"\"\n"
+    "    def __init__(self, fd, name, address, is_unix):\n"
+    "        self._fd, self._name, self.cfg_addr, self.is_unix = fd, name, address, is_unix\n"
+    "    def fileno(self):\n"
+    "        return self._fd\n"
+    "    def getsockname(self):\n"
+    "        return self.cfg_addr\n"
+    "    def __getattr__(self, name):\n"
+    "        if name.startswith('__'):\n"
+    "            raise AttributeError(name)\n"
+    "        raise AttributeError('wsgihost listener has no %r (it has fileno(), getsockname(), '\n"
+    "                             'cfg_addr and str())' % name)\n"
+    "    def __str__(self):\n"
+    "        return self._name\n"
+    "    def __repr__(self):\n"
+    "        return '<wsgihost listener %s>' % self._name\n"
+    "\n"
+    "LISTENERS = []  # filled by set_listeners() once the sockets are bound\n"
+    "\n"
     "class Server:\n"
     "    \"\"\"What gunicorn's hooks get as `server` (its Arbiter).\"\"\"\n"
     "    def __init__(self, cfg, log, pid):\n"
     "        self.cfg, self.log, self.pid = cfg, log, pid\n"
     "        self.address = cfg.address\n"
+    "        self.LISTENERS = LISTENERS\n"
     "        self.num_workers = cfg.workers\n"
     "        self.proc_name = cfg.proc_name\n"
     "        self.timeout = cfg.timeout\n"
@@ -114,6 +138,7 @@ static const char hooks_runtime[] =
     "        self.alive = True\n"
     "        self.wsgi = None\n"
     "        self.max_requests = cfg.max_requests or sys.maxsize\n"
+    "        self.sockets = LISTENERS\n"
     "    def __str__(self):\n"
     "        return '<Worker %s>' % self.pid\n"
     "\n"
@@ -329,6 +354,8 @@ static const char hooks_runtime[] =
     "        f = self.fns.get('child_exit')\n"
     "        if f is not None:\n"
     "            f(self.server, w)\n"
+    "    def set_listeners(self, items):\n"
+    "        LISTENERS[:] = [Listener(*item) for item in items]\n"
     "    def worker_init(self, slot, age, ppid):\n"
     "        w = self.slots.get(slot)\n"
     "        if w is None:\n"
@@ -732,6 +759,55 @@ call(enum config_hook h, const char *what_next, const char *method, const char *
     return 0;
 }
 
+/* The bound sockets, for server.LISTENERS (main.c's array, inherited by
+ * the workers with the rest of memory). */
+static const struct listener *hook_ls;
+static size_t hook_n_ls;
+
+/* rt's LISTENERS from hook_ls (GIL held). -1 after logging. */
+static int
+publish_listeners(void)
+{
+    PyObject *items = PyList_New((Py_ssize_t)hook_n_ls);
+    for (size_t i = 0; items != NULL && i < hook_n_ls; i++) {
+        const struct listener *l = &hook_ls[i];
+        PyObject *item =
+            l->is_unix
+                ? Py_BuildValue("(isNO)", l->fd, l->display,
+                                PyUnicode_DecodeFSDefault(l->unix_path ? l->unix_path : l->host),
+                                Py_True)
+                : Py_BuildValue("(is(si)O)", l->fd, l->display, l->host, atoi(l->port), Py_False);
+        if (item == NULL) {
+            Py_CLEAR(items);
+            break;
+        }
+        PyList_SET_ITEM(items, (Py_ssize_t)i, item);
+    }
+    PyObject *r = items ? PyObject_CallMethod(rt, "set_listeners", "O", items) : NULL;
+    Py_XDECREF(items);
+    if (r == NULL) {
+        log_error("the config file's hooks: server.LISTENERS could not be made:");
+        pyrt_log_exception();
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+int
+wsgi_hooks_listeners(const struct listener *ls, size_t n)
+{
+    hook_ls = ls;
+    hook_n_ls = n;
+    if (rt == NULL) {
+        return 0;
+    }
+    pyrt_enter();
+    int rc = publish_listeners();
+    pyrt_leave();
+    return rc;
+}
+
 int
 wsgi_hooks_server(enum config_hook h)
 {
@@ -910,7 +986,7 @@ wsgi_hooks_worker_start(const struct config *c, bool single)
     int rc = -1;
     pyrt_enter();
     int master_pid = single ? (int)getpid() : (int)getppid();
-    if (rt == NULL && load(c, master_pid) < 0) {
+    if (rt == NULL && (load(c, master_pid) < 0 || (hook_ls != NULL && publish_listeners() < 0))) {
         goto out;
     }
     if (rt != NULL && ns != NULL) {

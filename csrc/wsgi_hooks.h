@@ -27,6 +27,12 @@
  * serves). Returns 0, or -1 after logging why (start-up fails). */
 int wsgi_hooks_start(const struct config *c, bool single);
 
+struct listener;
+/* The sockets are bound: server.LISTENERS (and worker.sockets) describe
+ * them, here and in the workers forked later (ls must outlive them). 0, or
+ * -1 after logging. */
+int wsgi_hooks_listeners(const struct listener *ls, size_t n);
+
 /* Master hooks that get only the server: on_starting, when_ready,
  * on_reload, on_exit. 0, or -1 when the hook raised (logged with its
  * traceback; gunicorn stops then, and so does the caller). */

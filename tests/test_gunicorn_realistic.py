@@ -203,6 +203,66 @@ def test_misspelled_settings_are_ignored_with_a_suggestion(server_factory, tmp_p
     assert srv.pid not in {r["pid"] for r in conf.records("import")}
 
 
+LISTENERS_CONF = """
+    import os
+    def on_starting(server):
+        rec("on_starting", listeners=[str(l) for l in server.LISTENERS])
+    def when_ready(server):
+        rec("when_ready", listeners=[str(l) for l in server.LISTENERS],
+            names=[l.getsockname() for l in server.LISTENERS],
+            cfg=[l.cfg_addr for l in server.LISTENERS],
+            fds_ok=all(os.fstat(l.fileno()) for l in server.LISTENERS))
+        try:
+            server.LISTENERS[0].sock
+        except AttributeError as e:
+            rec("no_sock", why=str(e))
+    def post_fork(server, worker):
+        rec("post_fork", sockets=[str(l) for l in worker.sockets],
+            same=worker.sockets is server.LISTENERS)
+    """
+
+
+@pytest.mark.parametrize("mode", ["w1", "single", "embedded"])
+def test_server_listeners_as_gunicorn_lists_them(server_factory, tmp_path, mode):
+    """when_ready(server) loops over server.LISTENERS (a systemd notify, a log
+    line with the address); gunicorn fills it once the sockets are bound, so
+    on_starting sees it empty. worker.sockets is the same list."""
+    sock = tmp_path / "app.sock"
+    conf = Conf(tmp_path, LISTENERS_CONF)
+    args = () if mode == "single" else ("-w", "1")
+    env = {"WSGIHOST_EMBEDDED": "1"} if mode == "embedded" else {}
+    srv = server_factory("hooked_app:application", "-c", str(conf.path), *args,
+                         binds=["127.0.0.1:{port}", f"unix:{sock}"], env=conf.env(**env))
+    conf.wait("post_fork")
+    assert srv.get("/").status == 200
+    tcp = f"http://127.0.0.1:{srv.port}"
+    (start,) = conf.records("on_starting")
+    assert start["listeners"] == []
+    (ready,) = conf.records("when_ready")
+    assert ready["listeners"] == [tcp, f"unix:{sock}"]
+    assert ready["names"] == [["127.0.0.1", srv.port], str(sock)] == ready["cfg"]
+    assert ready["fds_ok"]
+    assert "wsgihost listener has no 'sock'" in conf.records("no_sock")[0]["why"]
+    (fork,) = conf.records("post_fork")
+    assert fork["sockets"] == [tcp, f"unix:{sock}"] and fork["same"]
+
+
+def test_listeners_in_workers_that_ran_the_file_themselves(server_factory, tmp_path):
+    """WSGIHOST_EMBEDDED=1 and no master hook: each worker runs the file, and
+    its server.LISTENERS is filled there."""
+    conf = Conf(tmp_path, """
+        workers = 1
+        def post_fork(server, worker):
+            rec("post_fork", sockets=[str(l) for l in worker.sockets],
+                listeners=[str(l) for l in server.LISTENERS])
+        """)
+    srv = serve(server_factory, conf, env={"WSGIHOST_EMBEDDED": "1"})
+    (fork,) = conf.wait("post_fork")
+    assert fork["pid"] != srv.pid  # the worker ran the file
+    tcp = f"http://127.0.0.1:{srv.port}"
+    assert fork["sockets"] == [tcp] and fork["listeners"] == [tcp]
+
+
 # 5 --------------------------------------------------------------------------
 PROMETHEUS = """
     import os, shutil
