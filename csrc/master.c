@@ -427,6 +427,11 @@ handle_signals(struct master *m, uint64_t s)
         }
         log_info("Handling signal: ttou; workers: %d", m->target);
     }
+    if (s & (1u << SIGUSR2)) {
+        log_warning("Handling signal: usr2; wsgihost has no binary upgrade (gunicorn re-executes "
+                    "its master here): ignored; HUP loads new code and config, a restart a new "
+                    "binary");
+    }
     if (s & (1u << SIGUSR1)) {
         log_info("Handling signal: usr1; reopening log files");
         log_reopen();

@@ -69,6 +69,7 @@ struct worker {
     struct scoreboard_slot *slot;
     bool multiprocess;           /* one of -w N workers */
     bool own_slot;               /* slot is the private one */
+    bool single;                 /* single-process mode: no master */
     struct metrics_server *msrv; /* single-process mode with --metrics-bind */
     double start_wall;
     uint64_t max_requests;    /* recycle after this many (with jitter), 0 = never */
@@ -355,7 +356,12 @@ on_signal(struct loop_watch *lw, uint32_t events)
         log_info("Handling signal: usr1; reopening log files");
         log_reopen();
     }
-    if ((s & (1u << SIGUSR2)) && !w->stopping && (w->accepting || w->accept_resume_at > 0)) {
+    if ((s & (1u << SIGUSR2)) && w->single) {
+        /* Single-process mode: no peer sends it, so an operator did. */
+        log_warning("Handling signal: usr2; wsgihost has no binary upgrade (gunicorn re-executes "
+                    "its master here): ignored; restart to run a new binary");
+    } else if ((s & (1u << SIGUSR2)) && !w->stopping &&
+               (w->accepting || w->accept_resume_at > 0)) {
         /* A busier peer left connections in the backlog for us. */
         w->accept_resume_at = 0;
         start_accepting(w);
@@ -443,6 +449,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     w.cfg = cfg;
     w.multiprocess = multiprocess;
     w.start_wall = now_wall();
+    w.single = slot == NULL;
     if (slot == NULL && cfg->metrics_bind != NULL) {
         slot = xcalloc(1, sizeof(*slot));
         slot->pid = (int)getpid();

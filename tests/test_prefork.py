@@ -197,6 +197,22 @@ def test_ttin_ttou_change_worker_count(server_factory):
     assert get(srv.port, "/")[0] == 200
 
 
+@pytest.mark.parametrize("args", [("-w", "2"), ()], ids=["master", "single"])
+def test_usr2_is_said_to_be_no_upgrade(server_factory, args):
+    """gunicorn re-executes its master on USR2 (a binary upgrade); wsgihost
+    has none, and an operator who sends it is told so, and nothing stops."""
+    srv = server_factory("versioned:application", *args)
+    if args:
+        wait_for(lambda: len(children(srv.pid)) == 2, IO_TIMEOUT, what="2 workers")
+    before = children(srv.pid)
+    srv.send_signal(signal.SIGUSR2)
+    wait_for(lambda: "Handling signal: usr2; wsgihost has no binary upgrade" in srv.log(),
+             IO_TIMEOUT, what="the usr2 warning")
+    assert get(srv.port, "/")[0] == 200
+    assert children(srv.pid) == before
+    assert srv.log().count("Handling signal: usr2") == 1
+
+
 def test_timeout_kills_stuck_worker_not_idle_keepalive(server_factory):
     srv = server_factory("versioned:application", "-w", "2", "--timeout", "1",
                          "--keep-alive", "30")
