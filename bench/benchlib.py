@@ -594,12 +594,23 @@ def tcp_out_segments():
         return None
 
 
+def cpu_ticks():
+    """(idle, total) jiffies of all CPUs from /proc/stat (idle counts iowait
+    too), or None where it cannot be read."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return f[3] + f[4], sum(f[:8])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_wrk(url, duration, conns=64, threads=1, timeout=None):
     """wrk with --latency and the JSON reporter; returns a dict (latencies in ms)."""
     argv = [*find_tool("wrk"), f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency",
             "-s", str(BENCH / "wrk-report.lua"), url]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     segs0 = tcp_out_segments()
+    ticks0 = cpu_ticks()
     try:
         r = subprocess.run(argv, capture_output=True, text=True,
                            timeout=timeout or duration + 30)
@@ -607,6 +618,7 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
         raise StartError(f"wrk did not finish within {duration + 30} s")
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     segs1 = tcp_out_segments()
+    ticks1 = cpu_ticks()
     m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
     if r.returncode != 0 or not m:
         raise StartError(f"wrk failed ({r.returncode}): {r.stdout[-1000:]}{r.stderr[-1000:]}")
@@ -628,6 +640,10 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
         # TCP segments sent by both ends (and anything else on the machine)
         # per response: 2.0 is the floor for keep-alive request/response, one
         # segment each way with the ACKs riding on them.
+        # The share of the machine's CPU time nobody used: server and wrk
+        # both waiting (a wake-up in flight, a core with nothing to run).
+        "idle_pct": (100.0 * (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
+                     if ticks0 and ticks1 and ticks1[1] > ticks0[1] else None),
         "tcp_segs_per_resp": ((segs1 - segs0) / d["requests"]
                               if d["requests"] and segs0 is not None and segs1 is not None
                               else None),
