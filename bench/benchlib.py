@@ -371,12 +371,11 @@ class Proc:
 # ---------------------------------------------------------------------------
 # CPU accounting from /proc
 
-def _proc_table(split=False):
-    """pid -> (ppid, cpu ticks) for every process. cpu ticks = utime + stime +
-    cutime + cstime: a worker that exited and was reaped during the measurement
-    is counted in its parent's cutime/cstime, and no live process is counted
-    twice (cutime only holds children that are gone). With split:
-    pid -> (ppid, user ticks, system ticks)."""
+def _proc_table():
+    """pid -> (ppid, user ticks, system ticks) for every process: utime +
+    cutime and stime + cstime, so a worker that exited and was reaped during
+    the measurement is counted in its parent's, and no live process is
+    counted twice (cutime only holds children that are gone)."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -388,18 +387,15 @@ def _proc_table(split=False):
             continue
         rest = stat[stat.rfind(")") + 2:].split()
         # fields after "(comm)": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14
-        if split:
-            table[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[13]),
-                                 int(rest[12]) + int(rest[14]))
-        else:
-            table[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
+        table[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[13]),
+                             int(rest[12]) + int(rest[14]))
     return table
 
 
 def tree_cpu_seconds(root_pids, split=False):
     """CPU seconds used so far by the given processes and all their
     descendants; with split, (user seconds, system seconds)."""
-    table = _proc_table(split=True)
+    table = _proc_table()
     children = {}
     for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
@@ -640,13 +636,13 @@ def run_wrk(url, duration, conns=64, threads=1, timeout=None):
         # TCP segments sent by both ends (and anything else on the machine)
         # per response: 2.0 is the floor for keep-alive request/response, one
         # segment each way with the ACKs riding on them.
+        "tcp_segs_per_resp": ((segs1 - segs0) / d["requests"]
+                              if d["requests"] and segs0 is not None and segs1 is not None
+                              else None),
         # The share of the machine's CPU time nobody used: server and wrk
         # both waiting (a wake-up in flight, a core with nothing to run).
         "idle_pct": (100.0 * (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
                      if ticks0 and ticks1 and ticks1[1] > ticks0[1] else None),
-        "tcp_segs_per_resp": ((segs1 - segs0) / d["requests"]
-                              if d["requests"] and segs0 is not None and segs1 is not None
-                              else None),
     }
 
 
