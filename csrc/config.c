@@ -661,8 +661,8 @@ print_help(void)
            "serves inside python3.X, so the master has one; with WSGIHOST_EMBEDDED=1 only\n"
            "when the file has a master hook or --preload, else in each worker) and the\n"
            "workers inherit its functions by fork. Worker hooks run in the worker; master\n"
-           "hooks in the master's loop, never in a signal handler. pre_exec does not run\n"
-           "(no USR2 re-exec). README.md, \"Server hooks\", has the details.\n",
+           "hooks in the master's loop, never in a signal handler; pre_exec in the child\n"
+           "that re-executes the master on USR2. README.md, \"Server hooks\", has the details.\n",
            MAX_REQUEST_LINE, MAX_REQUEST_FIELDS, MAX_FIELD_SIZE, LOG_DEFAULT_ACCESS_FORMAT);
 }
 
@@ -1409,10 +1409,6 @@ static const char config_file_script[] =
     "    elif not any(takes(v, n) for n in ((4, 3, 2) if k == 'post_request' else\n"
     "                                        (hooks[k].count(',') + 1,))):\n"
     "        fail('%s() must take (%s), as gunicorn calls it' % (k, hooks[k]))\n"
-    "    if k == 'pre_exec':\n"
-    "        say('note', 'the server hook pre_exec() does not run: wsgihost has no USR2 '\n"
-    "            're-exec of the master (restart it, or HUP to reload)')\n"
-    "        continue\n"
     "    defined.append(k)\n"
     "if ns.get('ssl_context') is not None:\n"
     "    say('warning', 'the server hook ssl_context() is not run by wsgihost: its TLS '\n"

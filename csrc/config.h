@@ -133,7 +133,7 @@ enum config_hook {
 #define CONFIG_MASTER_HOOKS                                                                        \
     ((1u << HOOK_ON_STARTING) | (1u << HOOK_ON_RELOAD) | (1u << HOOK_WHEN_READY) |                \
      (1u << HOOK_PRE_FORK) | (1u << HOOK_CHILD_EXIT) | (1u << HOOK_NWORKERS_CHANGED) |            \
-     (1u << HOOK_ON_EXIT))
+     (1u << HOOK_ON_EXIT) | (1u << HOOK_PRE_EXEC))
 
 /* gunicorn's logging defaults (a Python dict literal) that a logconfig_dict
  * is laid over. */

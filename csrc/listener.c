@@ -186,49 +186,49 @@ describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t s
     }
 }
 
-/* Check one fd systemd passed and describe it. */
-static int
-adopt(struct listener *l, int fd, char *err, size_t errsz)
+int
+listener_adopt(struct listener *l, int fd, const char *from, char *err, size_t errsz)
 {
+    bool systemd = strcmp(from, "LISTEN_FDS") == 0;
     struct stat st;
     int type = 0, listening = 0;
     socklen_t optlen = sizeof(type);
     memset(l, 0, sizeof(*l));
     l->fd = -1;
     if (fstat(fd, &st) != 0) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
+        errfmt(err, errsz, "%s: fd %d: %s", from, fd, strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a socket", fd);
+        errfmt(err, errsz, "%s: fd %d is not a socket", from, fd);
         return -1;
     }
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0 || type != SOCK_STREAM) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a stream socket (ListenStream= in the .socket "
-                         "unit)", fd);
+        errfmt(err, errsz, "%s: fd %d is not a stream socket%s", from, fd,
+               systemd ? " (ListenStream= in the .socket unit)" : "");
         return -1;
     }
     optlen = sizeof(listening);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d is not a listening socket (Accept=no in the .socket "
-                         "unit)", fd);
+        errfmt(err, errsz, "%s: fd %d is not a listening socket%s", from, fd,
+               systemd ? " (Accept=no in the .socket unit)" : "");
         return -1;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d: fcntl: %s", fd, strerror(errno));
+        errfmt(err, errsz, "%s: fd %d: fcntl: %s", from, fd, strerror(errno));
         return -1;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        errfmt(err, errsz, "LISTEN_FDS: fd %d: getsockname: %s", fd, strerror(errno));
+        errfmt(err, errsz, "%s: fd %d: getsockname: %s", from, fd, strerror(errno));
         return -1;
     }
     l->fd = fd;
-    l->inherited = true;
+    l->inherited = systemd;
     if (ss.ss_family == AF_UNIX) {
         const struct sockaddr_un *su = (const struct sockaddr_un *)&ss;
         size_t plen = sl > offsetof(struct sockaddr_un, sun_path)
@@ -248,11 +248,14 @@ adopt(struct listener *l, int fd, char *err, size_t errsz)
         snprintf(l->host, sizeof(l->host), "%.*s", (int)sizeof(l->host) - 1, path);
         l->port[0] = '\0';
         snprintf(l->display, sizeof(l->display), "unix:%s", path);
+        if (!systemd && path[0] == '/') {
+            l->unix_path = xstrdup(path); /* ours to unlink, as if we had bound it */
+        }
     } else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
         describe_inet(l, &ss, sl);
     } else {
         l->fd = -1;
-        errfmt(err, errsz, "LISTEN_FDS: fd %d: address family %d is not TCP or unix", fd,
+        errfmt(err, errsz, "%s: fd %d: address family %d is not TCP or unix", from, fd,
              ss.ss_family);
         return -1;
     }
@@ -291,7 +294,7 @@ listener_inherit(struct listener **out, char *err, size_t errsz)
     }
     struct listener *ls = xcalloc(n, sizeof(*ls));
     for (unsigned long i = 0; i < n; i++) {
-        if (adopt(&ls[i], LISTEN_FDS_START + (int)i, err, errsz) != 0) {
+        if (listener_adopt(&ls[i], LISTEN_FDS_START + (int)i, "LISTEN_FDS", err, errsz) != 0) {
             free(ls);
             return -1;
         }

@@ -23,6 +23,7 @@
 #include "sig.h"
 #include "static.h"
 #include "tls.h"
+#include "upgrade.h"
 #include "worker.h"
 #include "wsgi_hooks.h"
 
@@ -40,13 +41,15 @@ static struct listener metrics_l = {.fd = -1};
 static void
 close_listeners(struct listener *ls, size_t n, struct tls_ctx *ctx)
 {
+    /* Not while the other master of an upgrade serves the same sockets. */
+    bool owned = upgrade_owns_sockets();
     for (size_t i = 0; i < n; i++) {
-        listener_close(&ls[i], true);
+        listener_close(&ls[i], owned);
     }
     free(ls);
     tls_ctx_free(ctx);
     if (metrics_l.fd >= 0) {
-        listener_close(&metrics_l, true);
+        listener_close(&metrics_l, owned);
     }
 }
 
@@ -225,20 +228,42 @@ drop_privileges(const struct config *cfg)
     return 0;
 }
 
+/* PIDFILE, or PIDFILE.2 for the new master of an upgrade (upgrade.h). */
 static int
 write_pidfile(const struct config *cfg)
 {
-    if (cfg->pidfile == NULL) {
+    const char *path = upgrade_pidfile(cfg->pidfile);
+    if (path == NULL) {
         return 0;
     }
-    FILE *f = fopen(cfg->pidfile, "w");
+    FILE *f = fopen(path, "w");
     if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "--pid %s: %s", cfg->pidfile, strerror(errno));
+        snprintf(msg, sizeof(msg), "--pid %s: %s", path, strerror(errno));
         die_startup(msg);
         return -1;
     }
     return 0;
+}
+
+/* At exit: the pidfile goes if it still names us (after an upgrade the new
+ * master's may have taken its place), as gunicorn's Pidfile.unlink(). */
+static void
+remove_pidfile(const struct config *cfg)
+{
+    const char *path = upgrade_pidfile(cfg->pidfile);
+    if (path == NULL) {
+        return;
+    }
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f == NULL) {
+        return;
+    }
+    if (fscanf(f, "%d", &pid) == 1 && pid == (int)getpid()) {
+        unlink(path);
+    }
+    fclose(f);
 }
 
 /* -n/proc_name: "wsgihost: master [NAME]" (gunicorn's "gunicorn: master
@@ -258,16 +283,19 @@ static void
 note_hooks_not_run(const struct config *cfg, bool single)
 {
     static const enum config_hook master_only[] = {HOOK_PRE_FORK, HOOK_CHILD_EXIT,
-                                                   HOOK_NWORKERS_CHANGED, HOOK_WORKER_ABORT};
+                                                   HOOK_NWORKERS_CHANGED, HOOK_WORKER_ABORT,
+                                                   HOOK_PRE_EXEC};
     if (!single) {
         return;
     }
     for (size_t i = 0; i < countof(master_only); i++) {
         if (cfg->hooks & (1u << master_only[i])) {
-            log_info("the server hook %s() does not run in a single process (no worker is "
-                     "forked%s); -w N runs it",
-                     config_hook_name(master_only[i]),
-                     master_only[i] == HOOK_WORKER_ABORT ? ", no --timeout" : "");
+            enum config_hook h = master_only[i];
+            log_info("the server hook %s() does not run in a single process (%s); -w N runs it",
+                     config_hook_name(h),
+                     h == HOOK_PRE_EXEC      ? "no master to re-execute on USR2"
+                     : h == HOOK_WORKER_ABORT ? "no worker is forked, no --timeout"
+                                              : "no worker is forked");
         }
     }
 }
@@ -281,6 +309,7 @@ wsgihost_main(int argc, char **argv)
     config_defaults(&cfg);
     saved_argc = argc;
     saved_argv = argv;
+    upgrade_init(argc, argv);
     int rc = config_parse(&cfg, argc, argv);
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
@@ -355,12 +384,27 @@ wsgihost_main(int argc, char **argv)
     struct listener *ls = NULL;
     size_t n_binds = 0;
     char ierr[512];
-    int inherited = listener_inherit(&ls, ierr, sizeof(ierr));
+    int metrics_fd = -1;
+    int upgraded = upgrade_inherit(&ls, &metrics_fd, ierr, sizeof(ierr));
+    int inherited = upgraded != 0 ? upgraded : listener_inherit(&ls, ierr, sizeof(ierr));
     if (inherited < 0) {
         die_startup(ierr);
         return 1;
     }
-    if (inherited > 0) {
+    if (upgraded > 0) {
+        n_binds = (size_t)upgraded;
+        log_info("Upgrade: serving the %d socket(s) the old master passed; --bind changes "
+                 "need a restart", upgraded);
+        if (single) {
+            die_startup("upgrade: this configuration has no workers (-w), and a binary upgrade "
+                        "needs a master; the old master serves on");
+            close_listeners(ls, n_binds, NULL);
+            if (metrics_fd >= 0) {
+                close(metrics_fd);
+            }
+            return 1;
+        }
+    } else if (inherited > 0) {
         n_binds = (size_t)inherited;
         if (cfg.n_binds > 0) {
             log_warning("--bind ignored: serving the %d socket(s) passed by systemd (LISTEN_FDS)",
@@ -388,7 +432,7 @@ wsgihost_main(int argc, char **argv)
             return 1;
         }
     }
-    if (inherited == 0) {
+    if (n_binds == 0) {
         static const char *default_bind = "127.0.0.1:8000";
         const char *const *binds = cfg.n_binds ? cfg.binds : &default_bind;
         n_binds = cfg.n_binds ? cfg.n_binds : 1;
@@ -410,7 +454,24 @@ wsgihost_main(int argc, char **argv)
     set_tls(ls, n_binds, tls_ctx);
     saved_ls = ls;
     saved_n_ls = n_binds;
-    if (cfg.metrics_bind != NULL) {
+    if (metrics_fd >= 0 && cfg.metrics_bind == NULL) {
+        log_warning("upgrade: the old master's --metrics-bind socket is closed: this "
+                    "configuration has no --metrics-bind");
+        close(metrics_fd);
+        metrics_fd = -1;
+    }
+    if (metrics_fd >= 0) {
+        char err[512];
+        if (listener_adopt(&metrics_l, metrics_fd, "upgrade", err, sizeof(err)) != 0) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "--metrics-bind: %s", err);
+            die_startup(msg);
+            metrics_l.fd = -1;
+            close(metrics_fd);
+            close_listeners(ls, n_binds, tls_ctx);
+            return 1;
+        }
+    } else if (cfg.metrics_bind != NULL) {
         char err[512];
         if (listener_open(&metrics_l, cfg.metrics_bind, 64, err, sizeof(err)) != 0) {
             char msg[600];
@@ -466,9 +527,7 @@ wsgihost_main(int argc, char **argv)
     }
 
     log_info("Shutting down");
-    if (cfg.pidfile != NULL) {
-        unlink(cfg.pidfile);
-    }
+    remove_pidfile(&cfg);
     close_listeners(ls, n_binds, tls_ctx);
     static_site_free(cfg.static_site);
     cfg.static_site = NULL;

@@ -33,6 +33,7 @@
 #include "pyrt.h"
 #include "scoreboard.h"
 #include "sig.h"
+#include "upgrade.h"
 #include "worker.h"
 #include "wsgi_hooks.h"
 
@@ -222,6 +223,9 @@ reap(struct master *m)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) {
             return;
+        }
+        if (upgrade_reaped(pid, status)) {
+            continue;
         }
         int i = 0;
         while (i < MAX_SLOTS && !(m->procs[i].state != W_FREE && m->procs[i].pid == pid)) {
@@ -428,9 +432,7 @@ handle_signals(struct master *m, uint64_t s)
         log_info("Handling signal: ttou; workers: %d", m->target);
     }
     if (s & (1u << SIGUSR2)) {
-        log_warning("Handling signal: usr2; wsgihost has no binary upgrade (gunicorn re-executes "
-                    "its master here): ignored; HUP loads new code and config, a restart a new "
-                    "binary");
+        upgrade_start(m->ls, m->n_ls, m->metrics_l);
     }
     if (s & (1u << SIGUSR1)) {
         log_info("Handling signal: usr1; reopening log files");
@@ -551,6 +553,7 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener
             handle_signals(m, s);
         }
         reap(m);
+        upgrade_check_promoted(m->cfg->pidfile);
         if (m->boot_failures > 0 && !m->stopping) {
             log_error("Worker failed to boot: the application could not be loaded, or a "
                       "post_fork/post_worker_init hook raised (see the traceback above); "

@@ -358,8 +358,8 @@ on_signal(struct loop_watch *lw, uint32_t events)
     }
     if ((s & (1u << SIGUSR2)) && w->single) {
         /* Single-process mode: no peer sends it, so an operator did. */
-        log_warning("Handling signal: usr2; wsgihost has no binary upgrade (gunicorn re-executes "
-                    "its master here): ignored; restart to run a new binary");
+        log_warning("Handling signal: usr2; ignored: a binary upgrade re-executes the master, "
+                    "and a single process has none (-w N has one); restart to run a new binary");
     } else if ((s & (1u << SIGUSR2)) && !w->stopping &&
                (w->accepting || w->accept_resume_at > 0)) {
         /* A busier peer left connections in the backlog for us. */

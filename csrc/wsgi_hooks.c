@@ -25,8 +25,8 @@
 static const char hooks_runtime[] =
     "import sys, os, types, logging, logging.config, traceback, collections.abc\n"
     "HOOKS = ('on_starting', 'on_reload', 'when_ready', 'pre_fork', 'post_fork',\n"
-    "         'post_worker_init', 'worker_int', 'worker_abort', 'pre_request', 'post_request',\n"
-    "         'child_exit', 'worker_exit', 'nworkers_changed', 'on_exit')\n"
+    "         'post_worker_init', 'worker_int', 'worker_abort', 'pre_exec', 'pre_request',\n"
+    "         'post_request', 'child_exit', 'worker_exit', 'nworkers_changed', 'on_exit')\n"
     "LEVELS = {'critical': 50, 'error': 40, 'warning': 30, 'warn': 30, 'info': 20, 'debug': 10}\n"
     "\n"
     "class Log:\n"
@@ -815,7 +815,10 @@ wsgi_hooks_server(enum config_hook h)
         return 0;
     }
     pyrt_enter();
-    int rc = call(h, h == HOOK_ON_EXIT ? "" : ": stopping (gunicorn stops on it too)",
+    int rc = call(h,
+                  h == HOOK_ON_EXIT   ? ""
+                  : h == HOOK_PRE_EXEC ? ": no new master; the old one serves on"
+                                       : ": stopping (gunicorn stops on it too)",
                   "call_server", "(s)", config_hook_name(h));
     pyrt_leave();
     return rc;

@@ -33,7 +33,8 @@ IO_TIMEOUT = 5.0 * SLOW
 SERVER_ENV_VARS = ("WEB_CONCURRENCY", "WSGIHOST_CMD_ARGS", "FORWARDED_ALLOW_IPS", "LISTEN_PID",
                    "LISTEN_FDS", "LISTEN_FDNAMES", "VIRTUAL_ENV", "WSGIHOST_EMBEDDED",
                    "WSGIHOST_STATIC_NO_OPENAT2",
-                   "GUNICORN_CMD_ARGS")
+                   "GUNICORN_CMD_ARGS", "WSGIHOST_UPGRADE_FROM", "WSGIHOST_FDS",
+                   "WSGIHOST_METRICS_FD", "WSGIHOST_FDS_SYSTEMD")
 
 # A test fails when its server's log holds one of these.
 BAD_LOG_PATTERNS = ("Sanitizer", "runtime error:", "[CRITICAL]")
@@ -69,6 +70,35 @@ def wait_for(predicate, timeout, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(interval)
+
+
+def pid_alive(pid):
+    """Running, not a zombie waiting for whoever reaps orphans."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def stop_pid(pid, timeout=None):
+    """TERM a process that is not our child (an upgrade's new master) and
+    wait until it is gone; KILL it, and fail, after the bound."""
+    if not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: not pid_alive(pid), timeout or STOP_TIMEOUT, what=f"pid {pid} to exit")
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+        raise
+
+
+def new_master_pid(log, nth=1):
+    """The pid of the nth new master a USR2 started, from the old one's log."""
+    marks = log.split("New master started (pid ")
+    assert len(marks) > nth, log[-3000:]
+    return int(marks[nth].split(")", 1)[0])
 
 
 def fd_count(pid):

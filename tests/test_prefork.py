@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support import (APPS, IO_TIMEOUT, SLOW, RawConn, build_request, run_binary, wait_for)
+from support import (APPS, IO_TIMEOUT, SLOW, RawConn, build_request, new_master_pid, run_binary,
+                     stop_pid, wait_for)
 
 
 def children(pid):
@@ -197,20 +198,181 @@ def test_ttin_ttou_change_worker_count(server_factory):
     assert get(srv.port, "/")[0] == 200
 
 
-@pytest.mark.parametrize("args", [("-w", "2"), ()], ids=["master", "single"])
-def test_usr2_is_said_to_be_no_upgrade(server_factory, args):
-    """gunicorn re-executes its master on USR2 (a binary upgrade); wsgihost
-    has none, and an operator who sends it is told so, and nothing stops."""
-    srv = server_factory("versioned:application", *args)
-    if args:
-        wait_for(lambda: len(children(srv.pid)) == 2, IO_TIMEOUT, what="2 workers")
-    before = children(srv.pid)
+def test_usr2_in_a_single_process_is_said_to_be_no_upgrade(server_factory):
+    """A binary upgrade re-executes the master; a single process has none,
+    and an operator who sends USR2 is told so, and nothing stops."""
+    srv = server_factory("versioned:application")
     srv.send_signal(signal.SIGUSR2)
-    wait_for(lambda: "Handling signal: usr2; wsgihost has no binary upgrade" in srv.log(),
-             IO_TIMEOUT, what="the usr2 warning")
+    wait_for(lambda: "Handling signal: usr2; ignored: a binary upgrade re-executes the master"
+             in srv.log(), IO_TIMEOUT, what="the usr2 warning")
     assert get(srv.port, "/")[0] == 200
-    assert children(srv.pid) == before
+    assert children(srv.pid) == []
     assert srv.log().count("Handling signal: usr2") == 1
+
+
+def _read(path):
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _copy_binary(dest):
+    """The executable (and the host-interpreter module beside it, when the
+    build has one) copied to dest: a binary the test can replace on disk."""
+    import shutil
+    from support import BIN
+    dest.mkdir()
+    for name in ("wsgihost", "_wsgihost.so"):
+        if (BIN.parent / name).exists():
+            shutil.copy2(BIN.parent / name, dest / name)
+    return dest / "wsgihost"
+
+
+def _replace(path):
+    """A new file at path, as a package upgrade leaves it: the running
+    process keeps the old inode, deleted."""
+    import shutil
+    tmp = path.with_name(path.name + ".new")
+    shutil.copy2(path, tmp)
+    os.replace(tmp, path)
+
+
+def _maps_deleted(pid, where):
+    with open(f"/proc/{pid}/maps") as f:
+        mine = [line for line in f if str(where) in line]
+    assert mine, f"pid {pid} maps nothing from {where}"
+    return any(line.rstrip().endswith("(deleted)") for line in mine)
+
+
+def test_usr2_upgrades_the_binary_without_refusing_a_connection(server_factory, tmp_path):
+    """gunicorn's binary upgrade: USR2 starts a new master from the
+    executable's path (a file replaced on disk is the one that runs), with
+    the sockets open, after pre_exec(server) in the forked child; it writes
+    PIDFILE.2 and is promoted to PIDFILE when the old master is gone. No
+    request fails on the way, and the unix socket's path stays until the
+    last master leaves."""
+    binary = _copy_binary(tmp_path / "bin")
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    v1.write_text("one\n")
+    v2.write_text("two\n")
+    pidfile = tmp_path / "app.pid"
+    conf = tmp_path / "conf.py"
+    conf.write_text(
+        "import os\n"
+        "def pre_exec(server):\n"
+        f"    os.environ['WSGIHOST_TEST_VERSION_FILE'] = {str(v2)!r}\n"
+        "    server.log.info('pre_exec in %d', os.getpid())\n")
+    sock = tmp_path / "app.sock"
+    srv = server_factory("versioned:application", "-w", "2", "-c", str(conf),
+                         "--pid", str(pidfile), "--metrics-bind", "127.0.0.1:{mport}",
+                         binds=["127.0.0.1:{port}", f"unix:{sock}"], binary=binary,
+                         env={"WSGIHOST_TEST_VERSION_FILE": str(v1)})
+    wait_for(lambda: len(children(srv.pid)) == 2, IO_TIMEOUT, what="2 workers")
+    assert get(srv.port, "/")[1] == b"one"
+    assert _read(pidfile) == str(srv.pid)
+    _replace(binary)
+    if (binary.parent / "_wsgihost.so").exists():
+        _replace(binary.parent / "_wsgihost.so")
+    new = None
+    try:
+        with Load(srv.port, threads=4, max_requests=4000) as load:
+            load.wait_ok(50)
+            srv.send_signal(signal.SIGUSR2)
+            wait_for(lambda: "New master started (pid " in srv.log(), IO_TIMEOUT,
+                     what="the new master")
+            new = new_master_pid(srv.log())
+            assert new in children(srv.pid)
+            wait_for(lambda: _read(pidfile.with_name("app.pid.2")) == str(new), IO_TIMEOUT,
+                     what="PIDFILE.2 with the new master's pid")
+            assert _read(pidfile) == str(srv.pid)
+            wait_for(lambda: len(children(new)) == 2, IO_TIMEOUT, what="the new workers")
+            # Both masters' workers answer on the same sockets.
+            seen = set()
+            for _ in range(200):
+                seen.add(get(srv.port, "/")[1])
+                if seen == {b"one", b"two"}:
+                    break
+            assert seen == {b"one", b"two"}
+            # Sent again, to either master, before the old one has gone: said, not done.
+            srv.send_signal(signal.SIGUSR2)
+            os.kill(new, signal.SIGUSR2)
+            wait_for(lambda: "ignored: the new master (pid %d) is running already" % new
+                     in srv.log() and "ignored: this is the new master of an upgrade" in
+                     srv.log(), IO_TIMEOUT, what="the two usr2 refusals")
+            # The new master runs the file now on disk; the old one the deleted one.
+            assert not _maps_deleted(new, binary.parent)
+            assert _maps_deleted(srv.pid, binary.parent)
+            assert srv.stop() == 0
+            assert sock.exists(), "the old master unlinked the socket the new one serves"
+            load.wait_ok(load.ok + 50)
+        assert load.failures == [], load.failures[:5]
+        wait_for(lambda: "Master has been promoted" in srv.log(), IO_TIMEOUT,
+                 what="the promotion")
+        wait_for(lambda: _read(pidfile) == str(new), IO_TIMEOUT, what="PIDFILE renamed")
+        assert not pidfile.with_name("app.pid.2").exists()
+        assert get(srv.port, "/")[1] == b"two"
+        # The metrics socket was passed too: the new master answers on it.
+        status, body = get(srv.mport, "/metrics")
+        assert status == 200 and b"wsgihost_workers 2" in body, body[:2000]
+        assert "pre_exec in %d" % new in srv.log()
+        with RawConn(unix_path=str(sock)) as c:
+            c.send(build_request("GET", "/"))
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"two"
+        stop_pid(new)
+        assert not sock.exists(), "the last master left its unix socket behind"
+        assert not pidfile.exists()
+    finally:
+        if new is not None:
+            stop_pid(new)
+
+
+def test_usr2_new_master_without_workers_is_refused(server_factory, tmp_path):
+    """The new master reads its configuration anew; one without -w would be
+    a single process, which has no master to be promoted: it says so and
+    exits, and the old master serves on."""
+    conf = tmp_path / "conf.py"
+    conf.write_text("import os\n"
+                    "def pre_exec(server):\n"
+                    "    del os.environ['WSGIHOST_CMD_ARGS']\n")
+    sock = tmp_path / "app.sock"
+    srv = server_factory("versioned:application", "-c", str(conf),
+                         binds=["127.0.0.1:{port}", f"unix:{sock}"],
+                         env={"WSGIHOST_CMD_ARGS": "-w 1"})
+    wait_for(lambda: len(children(srv.pid)) == 1, IO_TIMEOUT, what="the worker")
+    srv.send_signal(signal.SIGUSR2)
+    wait_for(lambda: "exited with code 1; this master serves on" in srv.log(), IO_TIMEOUT,
+             what="the refused new master reported")
+    assert "a binary upgrade needs a master; the old master serves on" in srv.log()
+    assert sock.exists(), "the refused new master unlinked the old master's socket"
+    assert get(srv.port, "/")[0] == 200
+    assert srv.stop() == 0
+    assert not sock.exists()
+
+
+def test_usr2_with_a_failing_new_master_keeps_the_old_one(server_factory, tmp_path):
+    """A new master that cannot start (here pre_exec raises) is reported by
+    the old master, which serves on, keeps its pidfile and socket, and takes
+    USR2 again."""
+    conf = tmp_path / "conf.py"
+    conf.write_text("def pre_exec(server):\n    raise RuntimeError('no upgrade today')\n")
+    pidfile = tmp_path / "app.pid"
+    srv = server_factory("versioned:application", "-w", "1", "-c", str(conf),
+                         "--pid", str(pidfile))
+    wait_for(lambda: len(children(srv.pid)) == 1, IO_TIMEOUT, what="the worker")
+    for nth in (1, 2):
+        srv.send_signal(signal.SIGUSR2)
+        wait_for(lambda: srv.log().count("exited with code 1; this master serves on") == nth,
+                 IO_TIMEOUT, what="the failed new master reported")
+    log = srv.log()
+    assert "RuntimeError: no upgrade today" in log
+    assert "pre_exec" in log and "no new master; the old one serves on" in log
+    assert get(srv.port, "/")[0] == 200
+    assert _read(pidfile) == str(srv.pid)
+    assert not pidfile.with_name("app.pid.2").exists()
+    assert len(children(srv.pid)) == 1
+    assert srv.stop() == 0
 
 
 def test_timeout_kills_stuck_worker_not_idle_keepalive(server_factory):

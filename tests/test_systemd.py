@@ -202,3 +202,33 @@ def test_a_datagram_socket_is_a_startup_error():
     s.close()
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert "is not a stream socket" in p.stderr
+
+
+def test_usr2_upgrade_keeps_systemds_sockets_systemds(server_factory, tmp_path):
+    """The new master of a USR2 upgrade gets systemd's sockets from the old
+    one, still as systemd's: said so at start, and their path is never
+    unlinked, by either master."""
+    from support import new_master_pid, stop_pid
+    path = tmp_path / "act.sock"
+    unix = unix_listener(path)
+    srv = start_activated(server_factory, "osenv_app:application", [unix], "-w", "1")
+    unix.close()
+    wait_for(lambda: "Worker ready" in srv.log(), 10 * SLOW, what="the worker")
+    srv.send_signal(signal.SIGUSR2)
+    wait_for(lambda: "New master started (pid " in srv.log(), 10 * SLOW, what="the new master")
+    new = new_master_pid(srv.log())
+    try:
+        wait_for(lambda: srv.log().count(f"Listening at: unix:{path} ({new}) (from systemd)"),
+                 10 * SLOW, what="the new master listening")
+        assert srv.stop() == 0
+        wait_for(lambda: "Master has been promoted" in srv.log(), 10 * SLOW, what="the promotion")
+        r = get(unix_path=str(path))
+        assert r.status == 200, r
+        # What the old master passed is not the new one's app's to see.
+        env = r.json()["environ"]
+        assert not {"WSGIHOST_FDS", "WSGIHOST_UPGRADE_FROM", "WSGIHOST_FDS_SYSTEMD",
+                    "WSGIHOST_METRICS_FD", "LISTEN_FDS", "LISTEN_PID"} & set(env), env
+        stop_pid(new)
+        assert path.exists()
+    finally:
+        stop_pid(new)
