@@ -1,6 +1,6 @@
 /* The pre-fork master (-w N): forks and supervises workers, heartbeat
  * timeouts, and gunicorn's signals (TERM/INT graceful, QUIT quick, HUP
- * reload, TTIN/TTOU, USR1). Never runs application code unless --preload;
+ * reload, TTIN/TTOU, USR1, USR2's upgrade in upgrade.h). Never runs application code unless --preload;
  * the config file's master hooks run from its loop (wsgi_hooks.h). */
 #ifndef WSGIHOST_MASTER_H
 #define WSGIHOST_MASTER_H
