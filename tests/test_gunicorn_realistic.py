@@ -408,6 +408,8 @@ PRE_REQUEST_EDITS = """
         req.headers.append(("X-REQUEST-ID", "rid-1"))
         req.headers.append(("X-TWICE", "a"))
         req.headers.append(("X-TWICE", "b"))
+        req.headers.append(("X_UNDER", "u"))   # dropped, as wsgi.c drops it
+        req.headers.append(("X BAD", "s"))     # no token: dropped too
         req.headers = [(n, "text/csv" if n == "CONTENT-TYPE" else v)
                        for n, v in req.headers if n != "USER-AGENT"]
         if req.query == "rewrite":
@@ -438,6 +440,7 @@ def test_pre_request_edits_of_req_reach_the_environ(server_factory, tmp_path, th
     assert e["CONTENT_TYPE"] == "text/csv" and "HTTP_USER_AGENT" not in e
     assert e["CONTENT_LENGTH"] == "5" and e["body"] == "hello"  # the body is untouched
     assert e["HTTP_HOST"] == f"127.0.0.1:{srv.port}"
+    assert not [k for k in e if "UNDER" in k or "BAD" in k], sorted(e)
     # not rewritten: the parsed request's values, the hook's headers
     e = json.loads(srv.get("/environ?x", headers=[("User-Agent", "ua/1")]).body)
     assert e["REQUEST_METHOD"] == "GET" and e["PATH_INFO"] == "/environ"
