@@ -328,6 +328,42 @@ def test_usr2_upgrades_the_binary_without_refusing_a_connection(server_factory, 
             stop_pid(new)
 
 
+def test_usr2_upgrade_called_off_by_stopping_the_new_master(server_factory, tmp_path):
+    """TERM to the new master before its promotion calls the upgrade off:
+    it removes its PIDFILE.2 but not the socket path the old master still
+    serves, and the old master says so and takes USR2 again."""
+    pidfile = tmp_path / "app.pid"
+    sock = tmp_path / "app.sock"
+    srv = server_factory("versioned:application", "-w", "1", "--pid", str(pidfile),
+                         binds=["127.0.0.1:{port}", f"unix:{sock}"])
+    wait_for(lambda: len(children(srv.pid)) == 1, IO_TIMEOUT, what="the worker")
+    started = []
+    try:
+        srv.send_signal(signal.SIGUSR2)
+        wait_for(lambda: "New master started (pid " in srv.log(), IO_TIMEOUT, what="the new master")
+        new = new_master_pid(srv.log())
+        started.append(new)
+        wait_for(lambda: _read(pidfile.with_name("app.pid.2")) == str(new), IO_TIMEOUT,
+                 what="PIDFILE.2")
+        stop_pid(new)
+        wait_for(lambda: "The new master (pid %d) has exited; this master serves on" % new
+                 in srv.log(), IO_TIMEOUT, what="the old master told")
+        assert not pidfile.with_name("app.pid.2").exists()
+        assert _read(pidfile) == str(srv.pid)
+        assert sock.exists(), "the new master unlinked the old master's socket"
+        with RawConn(unix_path=str(sock)) as c:
+            c.send(build_request("GET", "/"))
+            assert c.read_response().status == 200
+        srv.send_signal(signal.SIGUSR2)
+        wait_for(lambda: srv.log().count("New master started (pid ") == 2, IO_TIMEOUT,
+                 what="a second new master")
+        started.append(new_master_pid(srv.log(), 2))
+    finally:
+        for pid in started:
+            stop_pid(pid)
+    assert srv.stop() == 0
+
+
 def test_usr2_new_master_without_workers_is_refused(server_factory, tmp_path):
     """The new master reads its configuration anew; one without -w would be
     a single process, which has no master to be promoted: it says so and
