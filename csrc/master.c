@@ -137,19 +137,12 @@ spawn(struct master *m)
         return -1;
     }
     /* With --preload, or in the host interpreter (hostpy.h), this process
-     * runs Python: fork the way os.fork() does. */
-    bool py = pyrt_initialized();
-    if (py) {
-        pyrt_fork_prepare();
-    }
+     * runs Python: pyrt_fork() forks the way os.fork() does. */
     sigset_t sigmask;
     sig_hold(&sigmask);
-    pid_t pid = fork();
+    pid_t pid = pyrt_fork();
     if (pid < 0) {
         sig_release(&sigmask);
-        if (py) {
-            pyrt_fork_parent();
-        }
         log_error("fork: %m");
         return -1;
     }
@@ -158,9 +151,6 @@ spawn(struct master *m)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() == 1) {
             _exit(0);
-        }
-        if (py) {
-            pyrt_fork_child();
         }
         sig_after_fork();
         sig_release(&sigmask);
@@ -180,9 +170,6 @@ spawn(struct master *m)
         _exit(rc);
     }
     sig_release(&sigmask);
-    if (py) {
-        pyrt_fork_parent();
-    }
     struct wproc *p = &m->procs[i];
     p->pid = pid;
     p->state = W_RUNNING;

@@ -769,8 +769,8 @@ pyrt_finalize(void)
  * os.fork() does (Doc/c-api/sys.rst, PyOS_AfterFork_Child). gc.freeze()
  * keeps the parent's objects out of the children's collections, so the
  * pages stay shared copy-on-write longer. */
-void
-pyrt_fork_prepare(void)
+static void
+fork_prepare(void)
 {
     pyrt_enter();
     PyObject *gc = PyImport_ImportModule("gc");
@@ -783,18 +783,21 @@ pyrt_fork_prepare(void)
     PyOS_BeforeFork();
 }
 
-void
-pyrt_fork_parent(void)
+pid_t
+pyrt_fork(void)
 {
-    PyOS_AfterFork_Parent();
+    if (!pyrt_initialized()) {
+        return fork();
+    }
+    fork_prepare();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+    } else {
+        PyOS_AfterFork_Parent();
+    }
     pyrt_leave();
-}
-
-void
-pyrt_fork_child(void)
-{
-    PyOS_AfterFork_Child();
-    pyrt_leave();
+    return pid;
 }
 
 /* --reload: the directories to watch. Every imported module whose file is

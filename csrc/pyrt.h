@@ -3,6 +3,8 @@
 #ifndef WSGIHOST_PYRT_H
 #define WSGIHOST_PYRT_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 
 #include "config.h"
@@ -29,12 +31,12 @@ void pyrt_enter(void);
 void pyrt_leave(void);
 /* Print the pending Python exception (traceback) to the error log. GIL held. */
 void pyrt_log_exception(void);
-/* fork() with the interpreter initialised (--preload): the GIL is taken
- * and CPython's fork hooks run (PyOS_BeforeFork/AfterFork_*), so locks and
- * os.register_at_fork callbacks (random reseeding) are right in the child. */
-void pyrt_fork_prepare(void);
-void pyrt_fork_parent(void);
-void pyrt_fork_child(void);
+/* fork(), the way os.fork() does it when this process runs Python
+ * (--preload, the host interpreter, master hooks): the GIL is taken and
+ * CPython's fork hooks run (PyOS_BeforeFork/AfterFork_*), so locks and
+ * os.register_at_fork callbacks (random reseeding) are right in the child.
+ * Without an interpreter, a plain fork(). Returns fork()'s result. */
+pid_t pyrt_fork(void);
 /* --reload: NULL-terminated, malloc'd list of directories holding the
  * app's own source (not stdlib or site-packages). */
 char **pyrt_source_dirs(const struct config *c);

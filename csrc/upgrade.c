@@ -236,26 +236,16 @@ upgrade_start(const struct listener *ls, size_t n_ls, const struct listener *met
         return 0;
     }
     log_info("Handling signal: usr2; starting a new master from %s", exe);
-    bool py = pyrt_initialized();
-    if (py) {
-        pyrt_fork_prepare();
-    }
     sigset_t held;
     sig_hold(&held);
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = pyrt_fork();
     if (pid < 0) {
         sig_release(&held);
-        if (py) {
-            pyrt_fork_parent();
-        }
         log_error("usr2: fork: %m");
         return 0;
     }
     if (pid == 0) {
-        if (py) {
-            pyrt_fork_child();
-        }
         sig_after_fork();
         /* gunicorn runs pre_exec(server) here, in the child: what it
          * changes (os.environ) is the new master's. */
@@ -283,9 +273,6 @@ upgrade_start(const struct listener *ls, size_t n_ls, const struct listener *met
         _exit(127);
     }
     sig_release(&held);
-    if (py) {
-        pyrt_fork_parent();
-    }
     new_master = pid;
     log_info("New master started (pid %d); this one serves on until it gets TERM or QUIT",
              (int)pid);
