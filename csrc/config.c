@@ -95,6 +95,7 @@ enum {
     OPT_UMASK,
     OPT_RELOAD,
     OPT_PRINT_CONFIG,
+    OPT_CHECK_CONFIG,
     OPT_CERTFILE,
     OPT_KEYFILE,
     OPT_CA_CERTS,
@@ -155,6 +156,7 @@ static const struct option long_options[] = {
     {"reload", no_argument, NULL, OPT_RELOAD},
     {"config", required_argument, NULL, 'c'},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"certfile", required_argument, NULL, OPT_CERTFILE},
     {"keyfile", required_argument, NULL, OPT_KEYFILE},
     {"ca-certs", required_argument, NULL, OPT_CA_CERTS},
@@ -193,7 +195,6 @@ static const char *const gunicorn_only[] = {
     "suppress-ragged-eofs",
     "statsd-host",
     "worker-tmp-dir",
-    "check-config",
     "paste",
     "logger-class",
     "logconfig",
@@ -575,6 +576,7 @@ print_help(void)
            "                                server hooks (post_fork(server, worker), ...),\n"
            "                                logconfig_dict [./gunicorn.conf.py if there]\n"
            "      --print-config            print the resolved settings and exit\n"
+           "      --check-config            check the settings, load the app, exit 0 (or 1)\n"
            "      --pid FILE                write the master's pid to FILE [none]\n"
            "      --user USER               switch to USER after binding [stay]\n"
            "      --group GROUP             switch to GROUP after binding [stay]\n"
@@ -871,6 +873,9 @@ apply_option(struct config *c, int opt, const char *arg)
         return 0;
     case OPT_PRINT_CONFIG:
         c->print_config = true;
+        return 0;
+    case OPT_CHECK_CONFIG:
+        c->check_config = true;
         return 0;
     case OPT_MAX_REQUESTS:
         return parse_uint(what, arg, 0, UINT32_MAX, &c->max_requests);
@@ -1315,14 +1320,15 @@ static const char config_file_script[] =
     " 'cert_reqs': 'cert-reqs', 'ciphers': 'ciphers', 'tls_min_version': 'tls-min-version',\n"
     " 'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
     " 'proxy_allow_ips': 'proxy-allow-from', 'worker_class': 'worker-class', 'raw_env': 'env',\n"
-    " 'print_config': 'print-config', 'proc_name': 'name', 'capture_output': 'capture-output',\n"
+    " 'print_config': 'print-config', 'check_config': 'check-config', 'proc_name': 'name',\n"
+    " 'capture_output': 'capture-output',\n"
     " 'static_map': 'static', 'static_fallback': 'static-fallback',\n"
     " 'static_exclude': 'static-exclude', 'static_cache_control': 'static-cache-control',\n"
     " 'static_immutable': 'static-immutable', 'metrics_bind': 'metrics-bind',\n"
     " 'wsgi_app': None, 'logconfig_dict': None, 'logconfig': None,\n"
     "}\n"
     "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config',\n"
-    " 'capture_output'}\n"
+    " 'check_config', 'capture_output'}\n"
     "why = {\n"
     " 'worker_tmp_dir': 'the heartbeat is in shared memory, no temporary file',\n"
     " 'sendfile': 'files are always sent with sendfile()',\n"
@@ -1332,7 +1338,7 @@ static const char config_file_script[] =
     " 'secure_scheme_headers': 'X-Forwarded-Proto/-Ssl/-Protocol are read from '\n"
     "     '--forwarded-allow-ips peers (README)',\n"
     " 'logconfig_json': 'give the same as logconfig_dict',\n"
-    " 'keepalive_timeout': None, 'check_config': None, 'spew': None, 'reload_engine': None,\n"
+    " 'keepalive_timeout': None, 'spew': None, 'reload_engine': None,\n"
     " 'reload_extra_files': None, 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
     " 'logger_class': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
     " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'statsd_host': None,\n"

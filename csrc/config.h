@@ -74,6 +74,7 @@ struct config {
     bool reload;                  /* --reload: restart on source changes */
     const char *config_file;      /* -c FILE */
     bool print_config;
+    bool check_config;            /* --check-config: load the app, exit 0 or 1 */
     const char *proc_name;        /* -n/--name: process titles "wsgihost: master [NAME]" */
     bool capture_output;          /* --capture-output: fd 1 and 2 into the error log file */
     unsigned hooks;               /* the config file's server hooks: 1u << enum config_hook */

@@ -266,6 +266,40 @@ remove_pidfile(const struct config *cfg)
     fclose(f);
 }
 
+/* --check-config (gunicorn's): the settings were checked by config_parse()
+ * and the start-up so far; the certificates are read and the app is
+ * imported, as a worker would, and nothing is bound. 0, or 1 after saying
+ * what failed (the app's traceback). */
+static int
+check_config(struct config *cfg)
+{
+    if (cfg->certfile != NULL) {
+        char err[1024];
+        struct tls_ctx *ctx = tls_ctx_new(cfg, err, sizeof(err));
+        if (ctx == NULL) {
+            die_startup(err);
+            return 1;
+        }
+        tls_ctx_free(ctx);
+    }
+    int rc = pyrt_init(cfg) != 0 || pyrt_load_app(cfg->app_spec) != 0 ? 1 : 0;
+    if (rc == 0) {
+        fprintf(stderr, "wsgihost: --check-config: the configuration is valid and %s loads\n",
+                cfg->app_spec);
+    } else {
+        fprintf(stderr, "wsgihost: --check-config: %s does not load (see above)\n",
+                cfg->app_spec);
+    }
+    if (pyrt_initialized()) {
+        pyrt_finalize();
+    }
+    static_site_free(cfg->static_site);
+    cfg->static_site = NULL;
+    config_free(cfg);
+    log_close();
+    return rc;
+}
+
 /* -n/proc_name: "wsgihost: master [NAME]" (gunicorn's "gunicorn: master
  * [NAME]"); without it ps shows the command line. */
 static void
@@ -376,6 +410,10 @@ wsgihost_main(int argc, char **argv)
             die_startup(err);
             return 2;
         }
+    }
+
+    if (cfg.check_config) {
+        return check_config(&cfg);
     }
 
     /* Socket activation wins over --bind (as in gunicorn): the sockets are

@@ -268,3 +268,39 @@ def test_ipv6_only_bind(server_factory):
         c.send(build_request("GET", "/", host="[::1]"))
         r = c.read_response()
         assert r.body == b"Hello, World!"
+
+
+def test_check_config_loads_the_app_and_binds_nothing(tmp_path):
+    """gunicorn's --check-config: the settings are checked and the app is
+    imported, nothing is bound (the port here is taken), exit 0."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        p = run_binary(["--check-config", "-w", "2", "-b", f"127.0.0.1:{port}",
+                        "--pythonpath", str(SOURCE_ROOT), "pyapp:app"])
+        assert p.returncode == 0, p.stderr
+        assert "the configuration is valid and pyapp:app loads" in p.stderr
+        assert "Listening at" not in p.stderr and "in use" not in p.stderr
+        # The same from a config file, as gunicorn reads it there too.
+        conf = tmp_path / "conf.py"
+        conf.write_text("check_config = True\nworkers = 2\n")
+        p = run_binary(["-c", str(conf), "-b", f"127.0.0.1:{port}",
+                        "--pythonpath", str(SOURCE_ROOT), "pyapp:app"])
+        assert p.returncode == 0, p.stderr
+        assert "the configuration is valid and pyapp:app loads" in p.stderr
+    finally:
+        taken.close()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["broken_import:app"], "boom at import time"),
+    (["hello_app:nope"], "has no attribute 'nope'"),
+    (["--certfile", "/nonexistent.pem", "hello_app:app"], "/nonexistent.pem"),
+], ids=["raises", "no-attribute", "certfile"])
+def test_check_config_fails_with_what_is_wrong(args, needle):
+    p = expect_startup_error(["--check-config", "--pythonpath", str(APPS), *args], needle)
+    assert p.returncode == 1, p.stderr
+    if "certfile" not in args[0]:
+        assert "does not load (see above)" in p.stderr
