@@ -94,6 +94,7 @@ enum {
     OPT_GROUP,
     OPT_UMASK,
     OPT_RELOAD,
+    OPT_RELOAD_EXTRA_FILE,
     OPT_PRINT_CONFIG,
     OPT_CHECK_CONFIG,
     OPT_CERTFILE,
@@ -154,6 +155,7 @@ static const struct option long_options[] = {
     {"group", required_argument, NULL, OPT_GROUP},
     {"umask", required_argument, NULL, OPT_UMASK},
     {"reload", no_argument, NULL, OPT_RELOAD},
+    {"reload-extra-file", required_argument, NULL, OPT_RELOAD_EXTRA_FILE},
     {"config", required_argument, NULL, 'c'},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
@@ -572,6 +574,8 @@ print_help(void)
            "      --max-requests-jitter J   add 0..J to --max-requests per worker [0]\n"
            "      --worker-connections N    open connections per worker [1000]\n"
            "      --reload                  restart workers when a source file changes\n"
+           "      --reload-extra-file FILE  repeatable: with --reload, watch FILE too\n"
+           "                                (a template, a settings file)\n"
            "  -c, --config FILE             gunicorn-style Python config file: settings,\n"
            "                                server hooks (post_fork(server, worker), ...),\n"
            "                                logconfig_dict [./gunicorn.conf.py if there]\n"
@@ -865,6 +869,15 @@ apply_option(struct config *c, int opt, const char *arg)
     }
     case OPT_RELOAD:
         c->reload = true;
+        return 0;
+    case OPT_RELOAD_EXTRA_FILE:
+        if (c->n_reload_extra == CONFIG_MAX_RELOAD_EXTRA) {
+            return usage_error("%s: more than %d", what, CONFIG_MAX_RELOAD_EXTRA);
+        }
+        if (*arg == '\0') {
+            return usage_error("%s: an empty file name", what);
+        }
+        c->reload_extra[c->n_reload_extra++] = arg;
         return 0;
     case 'n':
         return set_nonempty("--name", arg, &c->proc_name);
@@ -1190,6 +1203,8 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
      * (and --static-immutable's default, auto). */
     size_t static_before[3] = {c->n_static, c->n_static_fallback, c->n_static_exclude};
     bool static_reset[4] = {false, false, false, false};
+    size_t extra_before = c->n_reload_extra;
+    bool extra_reset = false;
     int opt;
 
     /* 0, not 1: makes glibc reinitialise, so config_parse can run twice (tests). */
@@ -1265,6 +1280,10 @@ cfg_parse_args(struct config *c, int argc, char **argv, bool *workers_set, bool 
                 c->n_static_exclude = 0;
                 static_reset[2] = true;
             }
+            if (opt == OPT_RELOAD_EXTRA_FILE && !extra_reset && extra_before > 0) {
+                c->n_reload_extra = 0;
+                extra_reset = true;
+            }
             if (opt == OPT_STATIC_IMMUTABLE && !static_reset[3]) {
                 c->n_static_immutable = 0;
                 static_reset[3] = true;
@@ -1310,6 +1329,7 @@ static const char config_file_script[] =
     " 'pythonpath': 'pythonpath', 'preload_app': 'preload', 'max_requests': 'max-requests',\n"
     " 'max_requests_jitter': 'max-requests-jitter', 'worker_connections': 'worker-connections',\n"
     " 'pidfile': 'pid', 'user': 'user', 'group': 'group', 'umask': 'umask', 'reload': 'reload',\n"
+    " 'reload_extra_files': 'reload-extra-file',\n"
     " 'limit_request_line': 'limit-request-line', 'limit_request_fields': 'limit-request-fields',\n"
     " 'limit_request_field_size': 'limit-request-field_size',\n"
     " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
@@ -1339,7 +1359,7 @@ static const char config_file_script[] =
     "     '--forwarded-allow-ips peers (README)',\n"
     " 'logconfig_json': 'give the same as logconfig_dict',\n"
     " 'keepalive_timeout': None, 'spew': None, 'reload_engine': None,\n"
-    " 'reload_extra_files': None, 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
+    " 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
     " 'logger_class': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
     " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'statsd_host': None,\n"
     " 'dogstatsd_tags': None, 'statsd_prefix': None, 'default_proc_name': None,\n"
@@ -2061,6 +2081,11 @@ config_print(const struct config *c)
     printf("backlog = %d\n", c->backlog);
     printf("preload_app = %s\n", c->preload ? "True" : "False");
     printf("reload = %s\n", c->reload ? "True" : "False");
+    printf("reload_extra_files = [");
+    for (size_t i = 0; i < c->n_reload_extra; i++) {
+        printf("%s'%s'", i ? ", " : "", c->reload_extra[i]);
+    }
+    printf("]\n");
     printf("max_requests = %llu\n", (unsigned long long)c->max_requests);
     printf("max_requests_jitter = %llu\n", (unsigned long long)c->max_requests_jitter);
     printf("worker_connections = %d\n", c->worker_connections);

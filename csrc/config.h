@@ -8,6 +8,7 @@
 
 #define CONFIG_MAX_BINDS 16
 #define CONFIG_MAX_STATIC 32
+#define CONFIG_MAX_RELOAD_EXTRA 64
 
 struct static_site; /* static.h: built by main() from the static_* settings */
 
@@ -72,6 +73,8 @@ struct config {
     const char *group;
     int umask;                    /* -1 = leave */
     bool reload;                  /* --reload: restart on source changes */
+    const char *reload_extra[CONFIG_MAX_RELOAD_EXTRA]; /* --reload-extra-file: watched too */
+    size_t n_reload_extra;
     const char *config_file;      /* -c FILE */
     bool print_config;
     bool check_config;            /* --check-config: load the app, exit 0 or 1 */

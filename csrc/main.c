@@ -373,6 +373,9 @@ wsgihost_main(int argc, char **argv)
         0) {
         return 1;
     }
+    if (cfg.n_reload_extra > 0 && !cfg.reload) {
+        log_warning("--reload-extra-file: nothing is watched without --reload");
+    }
     if (cfg.capture_output) {
         int c = log_capture_output();
         if (c < 0) {

@@ -598,15 +598,18 @@ static struct reload_watch *
 watch_sources(const struct config *cfg, struct reload_watch *rw)
 {
     char **dirs = pyrt_source_dirs(cfg);
-    if (dirs == NULL) {
-        return rw;
-    }
+    char *none[] = {NULL};
     if (rw == NULL) {
-        rw = reload_watch_new(dirs);
-    } else {
+        rw = reload_watch_new(dirs != NULL ? dirs : none);
+    } else if (dirs != NULL) {
         reload_watch_add(rw, dirs);
     }
-    free_strv(dirs);
+    if (dirs != NULL) {
+        free_strv(dirs);
+    }
+    if (rw != NULL) {
+        reload_watch_files(rw, cfg->reload_extra, cfg->n_reload_extra);
+    }
     return rw;
 }
 

@@ -638,6 +638,56 @@ def test_reload_starts_with_a_broken_app_and_recovers(server_factory, tmp_path):
     assert b"has no attribute 'application'" in get(srv.port, "/")[1]
 
 
+def test_reload_extra_files_restart_the_worker(server_factory, tmp_path):
+    """gunicorn's reload_extra_files: with --reload, a change to one of them
+    (a template the app reads at import) restarts the worker, as a *.py
+    change does. Other files in that directory do not, not even *.py ones:
+    it is no source directory."""
+    pkg = tmp_path / "extraapp"
+    pkg.mkdir()
+    tpl = tmp_path / "templates"
+    tpl.mkdir()
+    (tpl / "page.txt").write_text("one")
+    (pkg / "__init__.py").write_text(
+        "import os\n"
+        f"BODY = open({str(tpl / 'page.txt')!r}, 'rb').read()\n"
+        "def application(e, s):\n    s('200 OK', [])\n    return [BODY]\n")
+    conf = tmp_path / "conf.py"
+    conf.write_text(f"reload = True\nreload_extra_files = [{str(tpl / 'page.txt')!r}]\n")
+    srv = server_factory("extraapp:application", "-c", str(conf), "--pythonpath", str(tmp_path))
+    assert get(srv.port, "/")[1] == b"one"
+    wait_for(lambda: f"--reload: watching {tpl / 'page.txt'}" in srv.log(), IO_TIMEOUT,
+             what="the extra file watched")
+    (tpl / "other.txt").write_text("x")
+    (tpl / "helper.py").write_text("x = 1\n")
+    tmp = tpl / "page.txt.swp"
+    tmp.write_text("two")
+    os.replace(tmp, tpl / "page.txt")  # an editor's save: a rename over the file
+    wait_for(lambda: _try_get(srv.port) == b"two", 10 * SLOW, what="the new template served")
+    log = srv.log()
+    assert f"{tpl / 'page.txt'} modified" in log
+    # Events come in order: had helper.py or other.txt counted, they would
+    # have been named first.
+    assert "helper.py modified" not in log and "other.txt modified" not in log
+
+
+def test_reload_extra_file_without_reload_is_said(tmp_path):
+    p = run_binary(["--reload-extra-file", "a.txt", "--reload-extra-file", "b.txt",
+                    "--print-config", "hello_app:app"])
+    assert p.returncode == 0, p.stderr
+    assert "reload_extra_files = ['a.txt', 'b.txt']" in p.stdout
+    conf = tmp_path / "conf.py"
+    conf.write_text("reload_extra_files = ['a.txt']\n")
+    p = run_binary(["-c", str(conf), "--print-config", "hello_app:app"])
+    assert "reload_extra_files = ['a.txt']" in p.stdout
+    assert "does not apply" not in p.stderr, p.stderr
+
+
+def test_reload_extra_file_without_reload_warns(server_factory):
+    srv = server_factory("hello_app", "--reload-extra-file", "a.txt")
+    assert "--reload-extra-file: nothing is watched without --reload" in srv.log()
+
+
 def _try_get(port):
     try:
         return get(port, "/", timeout=1)[1]
