@@ -95,6 +95,9 @@ enum {
     OPT_UMASK,
     OPT_RELOAD,
     OPT_RELOAD_EXTRA_FILE,
+    OPT_STATSD_HOST,
+    OPT_STATSD_PREFIX,
+    OPT_DOGSTATSD_TAGS,
     OPT_PRINT_CONFIG,
     OPT_CHECK_CONFIG,
     OPT_CERTFILE,
@@ -156,6 +159,9 @@ static const struct option long_options[] = {
     {"umask", required_argument, NULL, OPT_UMASK},
     {"reload", no_argument, NULL, OPT_RELOAD},
     {"reload-extra-file", required_argument, NULL, OPT_RELOAD_EXTRA_FILE},
+    {"statsd-host", required_argument, NULL, OPT_STATSD_HOST},
+    {"statsd-prefix", required_argument, NULL, OPT_STATSD_PREFIX},
+    {"dogstatsd-tags", required_argument, NULL, OPT_DOGSTATSD_TAGS},
     {"config", required_argument, NULL, 'c'},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
@@ -195,7 +201,6 @@ static const char *const gunicorn_only[] = {
     "ssl-version",
     "do-handshake-on-connect",
     "suppress-ragged-eofs",
-    "statsd-host",
     "worker-tmp-dir",
     "paste",
     "logger-class",
@@ -633,6 +638,9 @@ print_help(void)
            "                                immutable': 'auto' (hashed names like\n"
            "                                app-3f2a1b4c.js), a URL prefix, or 'off';\n"
            "                                repeatable [auto]\n"
+           "      --statsd-host HOST:PORT   send gunicorn's statsd metrics there (UDP) [off]\n"
+           "      --statsd-prefix P         prefix of the metric names [none]\n"
+           "      --dogstatsd-tags T        DogStatsD tags for every metric (a,b:c) [none]\n"
            "      --metrics-bind ADDRESS    serve GET /metrics (Prometheus) and GET /healthz\n"
            "                                on their own socket: HOST:PORT, [IPv6]:PORT,\n"
            "                                unix:PATH; plain HTTP, never on a --bind [off]\n"
@@ -869,6 +877,14 @@ apply_option(struct config *c, int opt, const char *arg)
     }
     case OPT_RELOAD:
         c->reload = true;
+        return 0;
+    case OPT_STATSD_HOST:
+        return set_nonempty(what, arg, &c->statsd_host);
+    case OPT_STATSD_PREFIX:
+        c->statsd_prefix = arg;
+        return 0;
+    case OPT_DOGSTATSD_TAGS:
+        c->dogstatsd_tags = arg;
         return 0;
     case OPT_RELOAD_EXTRA_FILE:
         if (c->n_reload_extra == CONFIG_MAX_RELOAD_EXTRA) {
@@ -1329,7 +1345,8 @@ static const char config_file_script[] =
     " 'pythonpath': 'pythonpath', 'preload_app': 'preload', 'max_requests': 'max-requests',\n"
     " 'max_requests_jitter': 'max-requests-jitter', 'worker_connections': 'worker-connections',\n"
     " 'pidfile': 'pid', 'user': 'user', 'group': 'group', 'umask': 'umask', 'reload': 'reload',\n"
-    " 'reload_extra_files': 'reload-extra-file',\n"
+    " 'reload_extra_files': 'reload-extra-file', 'statsd_host': 'statsd-host',\n"
+    " 'statsd_prefix': 'statsd-prefix', 'dogstatsd_tags': 'dogstatsd-tags',\n"
     " 'limit_request_line': 'limit-request-line', 'limit_request_fields': 'limit-request-fields',\n"
     " 'limit_request_field_size': 'limit-request-field_size',\n"
     " 'limit_request_body': 'limit-request-body', 'body_buffer_size': 'body-buffer-size',\n"
@@ -1361,8 +1378,7 @@ static const char config_file_script[] =
     " 'keepalive_timeout': None, 'spew': None, 'reload_engine': None,\n"
     " 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
     " 'logger_class': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
-    " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'statsd_host': None,\n"
-    " 'dogstatsd_tags': None, 'statsd_prefix': None, 'default_proc_name': None,\n"
+    " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'default_proc_name': None,\n"
     " 'paste': None, 'raw_paste_global_conf': None, 'ssl_version': None,\n"
     " 'suppress_ragged_eofs': None, 'do_handshake_on_connect': None,\n"
     " 'strip_header_spaces': None, 'tolerate_dangerous_framing': None,\n"
@@ -2081,6 +2097,13 @@ config_print(const struct config *c)
     printf("backlog = %d\n", c->backlog);
     printf("preload_app = %s\n", c->preload ? "True" : "False");
     printf("reload = %s\n", c->reload ? "True" : "False");
+    if (c->statsd_host != NULL) {
+        printf("statsd_host = '%s'\n", c->statsd_host);
+    } else {
+        printf("statsd_host = None\n");
+    }
+    printf("statsd_prefix = '%s'\n", c->statsd_prefix ? c->statsd_prefix : "");
+    printf("dogstatsd_tags = '%s'\n", c->dogstatsd_tags ? c->dogstatsd_tags : "");
     printf("reload_extra_files = [");
     for (size_t i = 0; i < c->n_reload_extra; i++) {
         printf("%s'%s'", i ? ", " : "", c->reload_extra[i]);

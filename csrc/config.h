@@ -11,6 +11,7 @@
 #define CONFIG_MAX_RELOAD_EXTRA 64
 
 struct static_site; /* static.h: built by main() from the static_* settings */
+struct statsd;      /* statsd.h: made by main() from --statsd-host */
 
 /* "PREFIX=PATH" of --static and --static-fallback, split and checked. */
 struct config_pair {
@@ -107,6 +108,10 @@ struct config {
     const char *static_immutable[CONFIG_MAX_STATIC]; /* "auto" (hashed names) or URL prefixes */
     size_t n_static_immutable;                       /* 0 = never immutable */
     struct static_site *static_site; /* NULL without --static; set by main() */
+    const char *statsd_host;      /* --statsd-host HOST:PORT, or NULL */
+    const char *statsd_prefix;    /* --statsd-prefix */
+    const char *dogstatsd_tags;   /* --dogstatsd-tags */
+    struct statsd *statsd;        /* NULL without --statsd-host; set by main(), shared by fork */
 
     /* which source set app_spec, for precedence (1 file, 2 env, 3 argv) */
     int source;

@@ -35,6 +35,7 @@
 #include "http_resp.h"
 #include "log.h"
 #include "proxy.h"
+#include "statsd.h"
 #include "tls.h"
 
 #define READ_CHUNK      16384
@@ -326,12 +327,15 @@ request_done(struct conn *c, bool keep_alive)
 {
     struct http_req *req = http_request(c->parser);
     struct metrics_counters *m = c->srv->metrics;
-    if (m != NULL || log_access_enabled()) {
+    if (m != NULL || c->srv->statsd != NULL || log_access_enabled()) {
         double now = now_mono();
         log_request(c, req, now);
         if (m != NULL) {
             metrics_request(m, req->method, req->method_len, c->resp.status, now - req->start_mono);
             metrics_gauge_add(&m->conns_active, -1);
+        }
+        if (c->srv->statsd != NULL) {
+            statsd_request(c->srv->statsd, c->resp.status, now - req->start_mono);
         }
     }
     c->requests++;
@@ -473,11 +477,16 @@ static void
 count_error(struct conn *c, int status)
 {
     struct metrics_counters *m = c->srv->metrics;
-    if (m != NULL) {
+    if (m != NULL || c->srv->statsd != NULL) {
         const struct http_req *req = http_request(c->parser);
         double start = req->start_mono;
-        metrics_request(m, req->method, req->method_len, status,
-                        start > 0 ? now_mono() - start : 0);
+        double took = start > 0 ? now_mono() - start : 0;
+        if (m != NULL) {
+            metrics_request(m, req->method, req->method_len, status, took);
+        }
+        if (c->srv->statsd != NULL) {
+            statsd_request(c->srv->statsd, status, took);
+        }
     }
 }
 
@@ -1190,6 +1199,7 @@ conn_server_turn_end(void *arg)
         }
     }
     s->flushing = false;
+    statsd_flush(s->statsd);
 }
 
 void

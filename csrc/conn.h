@@ -39,6 +39,9 @@ struct conn_server {
     /* Where the responses, bytes and connections are counted
      * (--metrics-bind); NULL = not counted. */
     struct metrics_counters *metrics;
+    /* Where each response is reported to statsd (--statsd-host); NULL =
+     * not. Flushed at the end of every loop turn. */
+    struct statsd *statsd;
 
     /* Write the responses produced during a loop turn at the end of the
      * turn (conn_server_turn_end() is the loop's turn-end callback) instead

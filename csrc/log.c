@@ -241,11 +241,24 @@ log_vmsg(int level, const char *fmt, va_list ap)
     errno = saved_errno;
 }
 
+static void (*level_counter)(int level);
+
+void
+log_set_counter(void (*fn)(int level))
+{
+    level_counter = fn;
+}
+
 void
 log_msg(int level, const char *fmt, ...)
 {
     va_list ap;
 
+    if (level >= LOG_WARNING && level_counter != NULL) {
+        int saved_errno = errno; /* for the line's %m */
+        level_counter(level);
+        errno = saved_errno;
+    }
     if (level < state.level) {
         return;
     }

@@ -37,6 +37,9 @@ void log_close(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap);
 bool log_enabled(int level);
+/* fn(level) for each log_msg() at WARNING or above, logged or not (as
+ * gunicorn's statsd logger counts them; statsd.h). NULL = none. */
+void log_set_counter(void (*fn)(int level));
 #define log_debug(...)    log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)     log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warning(...)  log_msg(LOG_WARNING, __VA_ARGS__)

@@ -22,6 +22,7 @@
 #include "pyrt.h"
 #include "sig.h"
 #include "static.h"
+#include "statsd.h"
 #include "tls.h"
 #include "upgrade.h"
 #include "worker.h"
@@ -97,6 +98,19 @@ reload_config(struct config *cfg)
                     cfg->metrics_bind ? cfg->metrics_bind : "none");
     }
     fresh.metrics_bind = cfg->metrics_bind;
+    if ((fresh.statsd_host == NULL) != (cfg->statsd_host == NULL) ||
+        (fresh.statsd_host != NULL && strcmp(fresh.statsd_host, cfg->statsd_host) != 0) ||
+        strcmp(fresh.statsd_prefix ? fresh.statsd_prefix : "",
+               cfg->statsd_prefix ? cfg->statsd_prefix : "") != 0 ||
+        strcmp(fresh.dogstatsd_tags ? fresh.dogstatsd_tags : "",
+               cfg->dogstatsd_tags ? cfg->dogstatsd_tags : "") != 0) {
+        log_warning("reload: statsd changes need a restart; keeping %s",
+                    cfg->statsd_host ? cfg->statsd_host : "none");
+    }
+    fresh.statsd_host = cfg->statsd_host;
+    fresh.statsd_prefix = cfg->statsd_prefix;
+    fresh.dogstatsd_tags = cfg->dogstatsd_tags;
+    fresh.statsd = cfg->statsd;
     if (fresh.workers < 1) {
         fresh.workers = cfg->workers;
     }
@@ -295,6 +309,8 @@ check_config(struct config *cfg)
     }
     static_site_free(cfg->static_site);
     cfg->static_site = NULL;
+    statsd_free(cfg->statsd);
+    cfg->statsd = NULL;
     config_free(cfg);
     log_close();
     return rc;
@@ -415,6 +431,18 @@ wsgihost_main(int argc, char **argv)
         }
     }
 
+    /* statsd: one socket, made here so a bad address stops start-up, and
+     * shared by the workers through fork (a datagram is sent whole). */
+    if (cfg.statsd_host != NULL) {
+        char err[512];
+        cfg.statsd = statsd_new(cfg.statsd_host, cfg.statsd_prefix, cfg.dogstatsd_tags, err,
+                                sizeof(err));
+        if (cfg.statsd == NULL) {
+            die_startup(err);
+            return 1;
+        }
+        statsd_count_logs(cfg.statsd);
+    }
     if (cfg.check_config) {
         return check_config(&cfg);
     }
@@ -572,6 +600,8 @@ wsgihost_main(int argc, char **argv)
     close_listeners(ls, n_binds, tls_ctx);
     static_site_free(cfg.static_site);
     cfg.static_site = NULL;
+    statsd_free(cfg.statsd);
+    cfg.statsd = NULL;
     config_free(&cfg);
     log_close();
     return rc;

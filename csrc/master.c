@@ -33,6 +33,7 @@
 #include "pyrt.h"
 #include "scoreboard.h"
 #include "sig.h"
+#include "statsd.h"
 #include "upgrade.h"
 #include "worker.h"
 #include "wsgi_hooks.h"
@@ -79,6 +80,7 @@ struct master {
     int boot_failures;
     int age;                   /* workers forked so far (gunicorn's worker.age) */
     bool hook_failed;          /* a master hook raised: stopping, exit 1 */
+    int workers_sent;          /* the gunicorn.workers gauge last sent to statsd, -1 = none */
 };
 
 static void begin_stop(struct master *m, bool quick, int sig);
@@ -500,6 +502,7 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener
     m->metrics_l = metrics;
     m->reload = reload;
     m->target = cfg->workers;
+    m->workers_sent = -1;
     m->start_wall = now_wall();
     m->loop = loop_new();
     if (m->loop == NULL || loop_watch(m->loop, &m->sigwatch, sig_fd(), EPOLLIN, on_signal) != 0) {
@@ -541,6 +544,11 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener
         }
         reap(m);
         upgrade_check_promoted(m->cfg->pidfile);
+        if (m->cfg->statsd != NULL && count_alive(m) != m->workers_sent) {
+            /* gunicorn's arbiter sends it when the count changes. */
+            m->workers_sent = count_alive(m);
+            statsd_gauge(m->cfg->statsd, "gunicorn.workers", m->workers_sent);
+        }
         if (m->boot_failures > 0 && !m->stopping) {
             log_error("Worker failed to boot: the application could not be loaded, or a "
                       "post_fork/post_worker_init hook raised (see the traceback above); "

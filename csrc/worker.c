@@ -506,6 +506,7 @@ worker_run(const struct config *cfg, struct listener *ls, size_t n_ls, struct sc
     if (cfg->metrics_bind != NULL) {
         w.srv.metrics = &slot->metrics;
     }
+    w.srv.statsd = cfg->statsd;
     if (metrics_l != NULL) {
         struct metrics_server_ops ops = {
             .render = render_metrics, .unhealthy = unhealthy, .ctx = &w};
