@@ -115,6 +115,7 @@ enum {
     OPT_STATIC_CACHE_CONTROL,
     OPT_STATIC_IMMUTABLE,
     OPT_CAPTURE_OUTPUT,
+    OPT_INITGROUPS,
     OPT_METRICS_BIND,
 };
 
@@ -181,6 +182,7 @@ static const struct option long_options[] = {
     {"static-immutable", required_argument, NULL, OPT_STATIC_IMMUTABLE},
     {"name", required_argument, NULL, 'n'},
     {"capture-output", no_argument, NULL, OPT_CAPTURE_OUTPUT},
+    {"initgroups", no_argument, NULL, OPT_INITGROUPS},
     {"metrics-bind", required_argument, NULL, OPT_METRICS_BIND},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -589,6 +591,7 @@ print_help(void)
            "      --pid FILE                write the master's pid to FILE [none]\n"
            "      --user USER               switch to USER after binding [stay]\n"
            "      --group GROUP             switch to GROUP after binding [stay]\n"
+           "      --initgroups              keep --user's supplementary groups [none]\n"
            "      --umask MASK              process umask, like 0o22 [leave]\n"
            "      --backlog N               listen queue length [2048]\n"
            "      --chdir DIR               change to DIR before loading the app [stay]\n"
@@ -899,6 +902,9 @@ apply_option(struct config *c, int opt, const char *arg)
         return set_nonempty("--name", arg, &c->proc_name);
     case OPT_CAPTURE_OUTPUT:
         c->capture_output = true;
+        return 0;
+    case OPT_INITGROUPS:
+        c->initgroups = true;
         return 0;
     case OPT_PRINT_CONFIG:
         c->print_config = true;
@@ -1346,6 +1352,7 @@ static const char config_file_script[] =
     " 'max_requests_jitter': 'max-requests-jitter', 'worker_connections': 'worker-connections',\n"
     " 'pidfile': 'pid', 'user': 'user', 'group': 'group', 'umask': 'umask', 'reload': 'reload',\n"
     " 'reload_extra_files': 'reload-extra-file', 'statsd_host': 'statsd-host',\n"
+    " 'initgroups': 'initgroups',\n"
     " 'statsd_prefix': 'statsd-prefix', 'dogstatsd_tags': 'dogstatsd-tags',\n"
     " 'limit_request_line': 'limit-request-line', 'limit_request_fields': 'limit-request-fields',\n"
     " 'limit_request_field_size': 'limit-request-field_size',\n"
@@ -1365,7 +1372,7 @@ static const char config_file_script[] =
     " 'wsgi_app': None, 'logconfig_dict': None, 'logconfig': None,\n"
     "}\n"
     "flags = {'preload_app', 'reload', 'proxy_protocol', 'strict_wsgi', 'print_config',\n"
-    " 'check_config', 'capture_output'}\n"
+    " 'check_config', 'capture_output', 'initgroups'}\n"
     "why = {\n"
     " 'worker_tmp_dir': 'the heartbeat is in shared memory, no temporary file',\n"
     " 'sendfile': 'files are always sent with sendfile()',\n"
@@ -1376,7 +1383,7 @@ static const char config_file_script[] =
     "     '--forwarded-allow-ips peers (README)',\n"
     " 'logconfig_json': 'give the same as logconfig_dict',\n"
     " 'keepalive_timeout': None, 'spew': None, 'reload_engine': None,\n"
-    " 'initgroups': None, 'disable_redirect_access_to_syslog': None,\n"
+    " 'disable_redirect_access_to_syslog': None,\n"
     " 'logger_class': None, 'syslog_addr': None, 'syslog': None, 'syslog_prefix': None,\n"
     " 'syslog_facility': None, 'enable_stdio_inheritance': None, 'default_proc_name': None,\n"
     " 'paste': None, 'raw_paste_global_conf': None, 'ssl_version': None,\n"
@@ -2097,6 +2104,7 @@ config_print(const struct config *c)
     printf("backlog = %d\n", c->backlog);
     printf("preload_app = %s\n", c->preload ? "True" : "False");
     printf("reload = %s\n", c->reload ? "True" : "False");
+    printf("initgroups = %s\n", c->initgroups ? "True" : "False");
     if (c->statsd_host != NULL) {
         printf("statsd_host = '%s'\n", c->statsd_host);
     } else {

@@ -81,6 +81,7 @@ struct config {
     bool check_config;            /* --check-config: load the app, exit 0 or 1 */
     const char *proc_name;        /* -n/--name: process titles "wsgihost: master [NAME]" */
     bool capture_output;          /* --capture-output: fd 1 and 2 into the error log file */
+    bool initgroups;              /* --initgroups: --user's supplementary groups, not none */
     unsigned hooks;               /* the config file's server hooks: 1u << enum config_hook */
     bool py_logging;              /* the config file has logconfig_dict or logconfig */
 

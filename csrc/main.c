@@ -213,7 +213,21 @@ drop_privileges(const struct config *cfg)
         if (chown_sockets(uid, gid) != 0) {
             return -1;
         }
-        if (gid != (gid_t)-1 && (setgroups(0, NULL) != 0 && errno != EPERM)) {
+        if (cfg->initgroups) {
+            /* gunicorn's initgroups: the user's groups, and gid. */
+            if (pw == NULL) {
+                snprintf(msg, sizeof(msg), "--initgroups: user %s has no entry in the user "
+                         "database to read its groups from", cfg->user);
+                die_startup(msg);
+                return -1;
+            }
+            if (initgroups(pw->pw_name, gid) != 0 && !(errno == EPERM && getuid() == uid)) {
+                snprintf(msg, sizeof(msg), "--initgroups: initgroups(%s): %s", pw->pw_name,
+                         strerror(errno));
+                die_startup(msg);
+                return -1;
+            }
+        } else if (gid != (gid_t)-1 && (setgroups(0, NULL) != 0 && errno != EPERM)) {
             snprintf(msg, sizeof(msg), "--user %s: setgroups: %s", cfg->user, strerror(errno));
             die_startup(msg);
             return -1;
@@ -388,6 +402,9 @@ wsgihost_main(int argc, char **argv)
     if (log_open(cfg.error_logfile, cfg.log_level, cfg.access_logfile, cfg.access_logformat) !=
         0) {
         return 1;
+    }
+    if (cfg.initgroups && cfg.user == NULL) {
+        log_warning("--initgroups: no --user to take the groups of; nothing changes");
     }
     if (cfg.n_reload_extra > 0 && !cfg.reload) {
         log_warning("--reload-extra-file: nothing is watched without --reload");

@@ -304,3 +304,51 @@ def test_check_config_fails_with_what_is_wrong(args, needle):
     assert p.returncode == 1, p.stderr
     if "certfile" not in args[0]:
         assert "does not load (see above)" in p.stderr
+
+
+GROUPS_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    with open("/proc/self/status") as f:
+        groups = [l for l in f if l.startswith("Groups:")][0].split(":", 1)[1].split()
+    return [(" ".join(groups) or "-").encode()]
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="--user needs root")
+@pytest.mark.parametrize("initgroups", [False, True], ids=["no-groups", "initgroups"])
+def test_initgroups_keeps_the_users_groups(server_factory, initgroups):
+    """gunicorn's initgroups: with --user, the process keeps the user's
+    supplementary groups (its group database entries); without it, none."""
+    import grp
+    import pwd
+    import tempfile
+    try:
+        pw = pwd.getpwnam("www-data")
+    except KeyError:
+        pytest.skip("no www-data user")
+    # A directory the user can read (the test tree may be root's alone).
+    d = tempfile.mkdtemp(prefix="wsgihost-initgroups-")
+    try:
+        os.chmod(d, 0o755)
+        with open(os.path.join(d, "groups_app.py"), "w") as f:
+            f.write(GROUPS_APP)
+        os.chmod(os.path.join(d, "groups_app.py"), 0o644)
+        args = ["--user", "www-data", "--pythonpath", d] + (["--initgroups"] if initgroups else [])
+        srv = server_factory("groups_app:app", *args, cwd=d, pythonpath=False)
+        with RawConn(srv.port) as c:
+            c.send(build_request("GET", "/"))
+            r = c.read_response()
+        assert r.status == 200, r
+        want = sorted(os.getgrouplist("www-data", pw.pw_gid)) if initgroups else []
+        assert sorted(int(g) for g in r.body.decode().split() if g != "-") == want, \
+            (r.body, [grp.getgrgid(g).gr_name for g in want])
+        assert srv.stop() == 0
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_initgroups_without_user_is_said(server_factory):
+    srv = server_factory("hello_app", "--initgroups")
+    assert "--initgroups: no --user to take the groups of" in srv.log()
