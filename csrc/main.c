@@ -1,5 +1,6 @@
 /* wsgihost: argv -> config, then serve (main.h). */
 #include <errno.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -256,7 +257,9 @@ drop_privileges(const struct config *cfg)
     return 0;
 }
 
-/* PIDFILE, or PIDFILE.2 for the new master of an upgrade (upgrade.h). */
+/* PIDFILE, or PIDFILE.2 for the new master of an upgrade (upgrade.h).
+ * Written beside it and renamed into place: `kill $(cat PIDFILE)` never
+ * reads a file that is there but still empty. */
 static int
 write_pidfile(const struct config *cfg)
 {
@@ -264,11 +267,18 @@ write_pidfile(const struct config *cfg)
     if (path == NULL) {
         return 0;
     }
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    bool ok = f != NULL && fprintf(f, "%d\n", (int)getpid()) >= 0;
+    if (f != NULL && fclose(f) != 0) {
+        ok = false;
+    }
+    if (!ok || rename(tmp, path) != 0) {
         char msg[512];
         snprintf(msg, sizeof(msg), "--pid %s: %s", path, strerror(errno));
         die_startup(msg);
+        unlink(tmp);
         return -1;
     }
     return 0;

@@ -588,7 +588,12 @@ def test_boot_failure_exits_nonzero(server_factory):
 def test_pidfile(server_factory, tmp_path):
     pidfile = tmp_path / "w.pid"
     srv = server_factory("versioned:application", "-w", "1", "--pid", str(pidfile))
+    # The port accepts before the pidfile is written (after binding and
+    # dropping privileges): wait for it. It appears whole (renamed into
+    # place), never empty.
+    wait_for(lambda: pidfile.exists(), IO_TIMEOUT, what="the pidfile")
     assert int(pidfile.read_text()) == srv.pid
+    assert not list(tmp_path.glob("w.pid.*")), "a temporary pidfile was left behind"
     assert srv.stop() == 0
     assert not pidfile.exists()
 
