@@ -187,9 +187,9 @@ describe_inet(struct listener *l, const struct sockaddr_storage *ss, socklen_t s
 }
 
 int
-listener_adopt(struct listener *l, int fd, const char *from, char *err, size_t errsz)
+listener_adopt(struct listener *l, int fd, bool systemd, const char *from, char *err,
+               size_t errsz)
 {
-    bool systemd = strcmp(from, "LISTEN_FDS") == 0;
     struct stat st;
     int type = 0, listening = 0;
     socklen_t optlen = sizeof(type);
@@ -294,7 +294,8 @@ listener_inherit(struct listener **out, char *err, size_t errsz)
     }
     struct listener *ls = xcalloc(n, sizeof(*ls));
     for (unsigned long i = 0; i < n; i++) {
-        if (listener_adopt(&ls[i], LISTEN_FDS_START + (int)i, "LISTEN_FDS", err, errsz) != 0) {
+        if (listener_adopt(&ls[i], LISTEN_FDS_START + (int)i, true, "LISTEN_FDS", err,
+                           errsz) != 0) {
             free(ls);
             return -1;
         }

@@ -38,10 +38,11 @@ void listener_close(struct listener *l, bool unlink_path);
  * with err filled (a passed fd that is not a listening stream socket). */
 int listener_inherit(struct listener **out, char *err, size_t errsz);
 /* One passed listening socket fd into *l (non-blocking, close-on-exec,
- * described from getsockname). from names where it came from in errors:
- * "LISTEN_FDS" (systemd's: inherited, its unix path never unlinked), or
- * another (upgrade.h: the path is ours, as if bound here). 0, or -1 with
- * err filled. */
-int listener_adopt(struct listener *l, int fd, const char *from, char *err, size_t errsz);
+ * described from getsockname). systemd: the socket is systemd's (marked
+ * inherited, its unix path never unlinked); else it is ours, as if bound
+ * here (upgrade.h). from names where it came from in errors. 0, or -1
+ * with err filled. */
+int listener_adopt(struct listener *l, int fd, bool systemd, const char *from, char *err,
+                   size_t errsz);
 
 #endif

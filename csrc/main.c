@@ -79,6 +79,13 @@ static void set_title(const struct config *cfg, const char *role);
 
 /* HUP: read argv, $WSGIHOST_CMD_ARGS and the config file again. The
  * sockets stay as they are (they are bound already). */
+/* Two values of one optional setting are the same (unset = empty). */
+static bool
+same_setting(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static int
 reload_config(struct config *cfg)
 {
@@ -93,18 +100,14 @@ reload_config(struct config *cfg)
     }
     memcpy(fresh.binds, cfg->binds, sizeof(fresh.binds));
     fresh.n_binds = cfg->n_binds;
-    if ((fresh.metrics_bind == NULL) != (cfg->metrics_bind == NULL) ||
-        (fresh.metrics_bind != NULL && strcmp(fresh.metrics_bind, cfg->metrics_bind) != 0)) {
+    if (!same_setting(fresh.metrics_bind, cfg->metrics_bind)) {
         log_warning("reload: --metrics-bind changes need a restart; keeping %s",
                     cfg->metrics_bind ? cfg->metrics_bind : "none");
     }
     fresh.metrics_bind = cfg->metrics_bind;
-    if ((fresh.statsd_host == NULL) != (cfg->statsd_host == NULL) ||
-        (fresh.statsd_host != NULL && strcmp(fresh.statsd_host, cfg->statsd_host) != 0) ||
-        strcmp(fresh.statsd_prefix ? fresh.statsd_prefix : "",
-               cfg->statsd_prefix ? cfg->statsd_prefix : "") != 0 ||
-        strcmp(fresh.dogstatsd_tags ? fresh.dogstatsd_tags : "",
-               cfg->dogstatsd_tags ? cfg->dogstatsd_tags : "") != 0) {
+    if (!same_setting(fresh.statsd_host, cfg->statsd_host) ||
+        !same_setting(fresh.statsd_prefix, cfg->statsd_prefix) ||
+        !same_setting(fresh.dogstatsd_tags, cfg->dogstatsd_tags)) {
         log_warning("reload: statsd changes need a restart; keeping %s",
                     cfg->statsd_host ? cfg->statsd_host : "none");
     }
@@ -558,7 +561,7 @@ wsgihost_main(int argc, char **argv)
     }
     if (metrics_fd >= 0) {
         char err[512];
-        if (listener_adopt(&metrics_l, metrics_fd, "upgrade", err, sizeof(err)) != 0) {
+        if (listener_adopt(&metrics_l, metrics_fd, false, "upgrade", err, sizeof(err)) != 0) {
             char msg[600];
             snprintf(msg, sizeof(msg), "--metrics-bind: %s", err);
             die_startup(msg);

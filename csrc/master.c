@@ -544,10 +544,11 @@ master_run(struct config *cfg, struct listener *ls, size_t n_ls, struct listener
         }
         reap(m);
         upgrade_check_promoted(m->cfg->pidfile);
-        if (m->cfg->statsd != NULL && count_alive(m) != m->workers_sent) {
-            /* gunicorn's arbiter sends it when the count changes. */
-            m->workers_sent = count_alive(m);
-            statsd_gauge(m->cfg->statsd, "gunicorn.workers", m->workers_sent);
+        /* gunicorn's arbiter sends the gauge when the count changes. */
+        int alive = m->cfg->statsd != NULL ? count_alive(m) : m->workers_sent;
+        if (alive != m->workers_sent) {
+            m->workers_sent = alive;
+            statsd_gauge(m->cfg->statsd, "gunicorn.workers", alive);
         }
         if (m->boot_failures > 0 && !m->stopping) {
             log_error("Worker failed to boot: the application could not be loaded, or a "

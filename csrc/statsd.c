@@ -16,12 +16,14 @@
 /* One datagram: under the 1,472 bytes of an Ethernet MTU, the rule of
  * thumb for statsd clients. */
 #define DATAGRAM_MAX 1400
+#define PREFIX_MAX 128
+#define TAGS_MAX 160
 #define LINE_MAX_LEN 512 /* > prefix + the longest name + 20 digits + tags */
 
 struct statsd {
     int fd;
-    char prefix[128];  /* "app." or "" */
-    char tags[160];    /* "|#env:prod,team:x" or "" */
+    char prefix[PREFIX_MAX]; /* "app." or "" */
+    char tags[TAGS_MAX];     /* "|#env:prod,team:x" or "" */
     size_t prefix_len, tags_len;
     char dest[300];    /* for the one log line a failure gets */
     char buf[DATAGRAM_MAX];
@@ -30,6 +32,13 @@ struct statsd {
 };
 
 static struct statsd *log_target;
+
+/* A line snprintf() wrote into line[size]: its length, cut to what fits. */
+static size_t
+fitted(int n, size_t size)
+{
+    return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
 
 static void
 send_now(struct statsd *s, const char *p, size_t n)
@@ -75,6 +84,21 @@ statsd_new(const char *host_port, const char *prefix, const char *tags, char *er
         errfmt(err, errsz, "--statsd-host '%s': expected HOST:PORT", host_port);
         return NULL;
     }
+    /* gunicorn's rule: one trailing '.' after a non-empty prefix. */
+    size_t pl = prefix ? strlen(prefix) : 0;
+    while (pl > 0 && prefix[pl - 1] == '.') {
+        pl--;
+    }
+    size_t tl = tags ? strlen(tags) : 0;
+    /* Said, not cut: room for the dot, "|#" and the NUL. */
+    if (pl + 2 > PREFIX_MAX) {
+        errfmt(err, errsz, "--statsd-prefix is longer than %d characters", PREFIX_MAX - 2);
+        return NULL;
+    }
+    if (tl + 3 > TAGS_MAX) {
+        errfmt(err, errsz, "--dogstatsd-tags is longer than %d characters", TAGS_MAX - 3);
+        return NULL;
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
@@ -98,15 +122,10 @@ statsd_new(const char *host_port, const char *prefix, const char *tags, char *er
     }
     struct statsd *s = xcalloc(1, sizeof(*s));
     s->fd = fd;
-    /* gunicorn's rule: one trailing '.' after a non-empty prefix. */
-    size_t pl = prefix ? strlen(prefix) : 0;
-    while (pl > 0 && prefix[pl - 1] == '.') {
-        pl--;
-    }
     if (pl > 0) {
         snprintf(s->prefix, sizeof(s->prefix), "%.*s.", (int)pl, prefix);
     }
-    if (tags != NULL && tags[0] != '\0') {
+    if (tl > 0) {
         snprintf(s->tags, sizeof(s->tags), "|#%s", tags);
     }
     snprintf(s->dest, sizeof(s->dest), "%s", host_port);
@@ -201,7 +220,7 @@ statsd_gauge(struct statsd *s, const char *name, long value)
 {
     char line[LINE_MAX_LEN];
     int n = snprintf(line, sizeof(line), "%s%s:%ld|g%s", s->prefix, name, value, s->tags);
-    send_now(s, line, (size_t)n);
+    send_now(s, line, fitted(n, sizeof(line)));
 }
 
 static void
@@ -216,7 +235,7 @@ count_log(int level)
     char line[LINE_MAX_LEN];
     int n = snprintf(line, sizeof(line), "%sgunicorn.log.%s:1|c|@1.0%s", s->prefix, name,
                      s->tags);
-    send_now(s, line, (size_t)n);
+    send_now(s, line, fitted(n, sizeof(line)));
 }
 
 void

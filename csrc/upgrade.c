@@ -107,7 +107,7 @@ upgrade_inherit(struct listener **out, int *metrics_fd, char *err, size_t errsz)
     }
     /* systemd's sockets stay systemd's: their paths are never unlinked. */
     const char *sd = getenv(ENV_SYSTEMD);
-    const char *from = sd != NULL && strcmp(sd, "1") == 0 ? "LISTEN_FDS" : "upgrade";
+    bool systemd = sd != NULL && strcmp(sd, "1") == 0;
     if (old_master == 0) {
         log_info("Upgrade: the old master (pid %d) is gone already; this master takes its place",
                  (int)from_pid);
@@ -132,7 +132,7 @@ upgrade_inherit(struct listener **out, int *metrics_fd, char *err, size_t errsz)
     unsetenv(ENV_SYSTEMD);
     struct listener *ls = xcalloc((size_t)n, sizeof(*ls));
     for (int i = 0; i < n; i++) {
-        if (listener_adopt(&ls[i], fds[i], from, err, errsz) != 0) {
+        if (listener_adopt(&ls[i], fds[i], systemd, ENV_FDS, err, errsz) != 0) {
             for (int j = 0; j < i; j++) {
                 free(ls[j].unix_path);
             }

@@ -152,3 +152,10 @@ def test_hup_keeps_statsd(server_factory, receiver):
         lambda ls: len([x for x in ls if x.startswith("gunicorn.requests:")]) == before + 1,
         "the new worker's request counted")
     assert "statsd changes need a restart" not in srv.log()
+
+
+def test_a_prefix_too_long_is_refused_not_cut():
+    p = run_binary(["--statsd-host", "127.0.0.1:8125", "--statsd-prefix", "p" * 200,
+                    "hello_app:app"])
+    assert p.returncode == 1 and "--statsd-prefix is longer than 126 characters" in p.stderr, \
+        p.stderr
